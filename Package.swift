@@ -1,0 +1,36 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// One core library (`MedallionCore`), one thin CLI layer (`MedallionCLI`, the only
+/// module that sees ArgumentParser) and one small `@main` per executable.
+let package = Package(
+    name: "medallion",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .target(name: "MedallionCore", dependencies: ["CZstd"]),
+        .target(
+            name: "MedallionCLI",
+            dependencies: [
+                "MedallionCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "envelope-check", dependencies: ["MedallionCLI"]),
+        .executableTarget(name: "medallion", dependencies: ["MedallionCLI"]),
+        .testTarget(name: "MedallionCoreTests", dependencies: ["MedallionCore"]),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+    ]
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import MedallionCore
+
+/// The flags every filter shares (the stage contract in docs/cli.md).
+package struct StandardOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Input: a file, a FIFO, or '-' for stdin. A path ending in .zst is decompressed.",
+        valueName: "path"))
+    package var input: String = "-"
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Where rejected records go: a file (appended) or a FIFO. Default: ./<stage>.dlq.ndjson, created on the first reject and named in the summary.",
+        valueName: "path"))
+    package var dlq: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Longest accepted line in bytes; a longer line becomes a line_too_long DLQ record and the stream goes on.",
+        valueName: "bytes"))
+    package var maxLineBytes: Int = 1 << 20
+
+    @Flag(name: .long, help: "Flush output after every line (for interactive use; slower).")
+    package var lineBuffered = false
+
+    package init() {}
+
+    package func validate() throws {
+        guard maxLineBytes >= 64, maxLineBytes <= 1 << 30 else {
+            throw ValidationError("--max-line-bytes must be between 64 and 1073741824 (1 GiB), got \(maxLineBytes)")
+        }
+    }
+
+    package func runtimeOptions(stage: String) -> StageRuntime.Options {
+        var options = StageRuntime.Options(stage: stage)
+        options.input = input
+        options.dlqPath = dlq
+        options.maxLineBytes = maxLineBytes
+        options.lineBuffered = lineBuffered
+        return options
+    }
+}
+
+/// Runs a filter's body with the shared contract: signals installed, a
+/// summary on stderr, errors mapped to sysexits codes, EPIPE reported once.
+package func runFilter(
+    stage: String, options: StandardOptions,
+    _ body: (StageRuntime) throws(StageError) -> Void
+) throws(ExitCode) {
+    Signals.install()
+    let runtime: StageRuntime
+    do {
+        runtime = try StageRuntime(options: options.runtimeOptions(stage: stage))
+    } catch {
+        reportError(stage: stage, error)
+        throw ExitCode(error.exitStatus.rawValue)
+    }
+    do {
+        try body(runtime)
+        runtime.emitSummary(status: Signals.stopRequested ? "stopped" : "ok")
+    } catch {
+        if error.code == .brokenPipe {
+            runtime.log(level: "error", event: "broken_pipe",
+                        "downstream closed the pipe; stopped without delivering the rest (see rows_undelivered)")
+        } else {
+            reportError(stage: stage, error)
+        }
+        runtime.emitSummary(status: error.code == .brokenPipe ? "broken_pipe" : "failed", error: error.message)
+        throw ExitCode(error.exitStatus.rawValue)
+    }
+}
+
+/// Prints an error as one JSON line on stderr.
+package func reportError(stage: String, _ error: StageError) {
+    var w = JSONWriter()
+    w.beginObject()
+    w.key("ts"); w.string(Timestamp.isoMillis(wallClockMicros()))
+    w.key("level"); w.string("error")
+    w.key("stage"); w.string(stage)
+    w.key("event"); w.string("error")
+    w.key("exit_status"); w.int(Int(error.exitStatus.rawValue))
+    w.key("msg"); w.string(error.message)
+    w.endObject()
+    writeDiagnostic(w.bytes)
+}
+
+/// Splits a comma-separated flag value, dropping empty items.
+package func commaList(_ value: String?) -> [String]? {
+    guard let value else { return nil }
+    return value.split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters() -> String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}

@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CZstd
+
+/// Where a stage's bytes come from: a file descriptor (stdin, a file, a FIFO),
+/// optionally through a zstd decompressor for `*.zst` captures.
+package final class InputSource {
+    private let fd: Int32
+    private let ownsDescriptor: Bool
+    /// A display name for messages: the path, or `-` for stdin.
+    package let name: String
+    private let zstd: ZstdReader?
+
+    /// Opens `path` (`-` = stdin). A path ending in `.zst` is decompressed.
+    /// - Throws: `StageError(.noInput)` naming the path when it cannot be opened.
+    package init(path: String) throws(StageError) {
+        name = path
+        if path == "-" {
+            fd = 0
+            ownsDescriptor = false
+        } else {
+            let opened = open(path, O_RDONLY | O_CLOEXEC)
+            guard opened >= 0 else {
+                let code = errno
+                throw StageError(.noInput, "cannot open input '\(path)': \(errnoText(code))")
+            }
+            var info = stat()
+            if fstat(opened, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                close(opened)
+                throw StageError(.noInput, "input '\(path)' is a directory; give a file, a FIFO or '-' for stdin")
+            }
+            fd = opened
+            ownsDescriptor = true
+        }
+        zstd = path.hasSuffix(".zst") ? ZstdReader() : nil
+    }
+
+    deinit {
+        if ownsDescriptor { close(fd) }
+    }
+
+    /// Reads up to `buffer.count` bytes; 0 means end of input. A stop signal
+    /// received while blocked also ends the input (see `Signals`).
+    package func read(into buffer: UnsafeMutableRawBufferPointer) throws(StageError) -> Int {
+        if let zstd {
+            return try zstd.read(into: buffer) { raw throws(StageError) in try self.readRaw(into: raw) }
+        }
+        return try readRaw(into: buffer)
+    }
+
+    private func readRaw(into buffer: UnsafeMutableRawBufferPointer) throws(StageError) -> Int {
+        while true {
+            if Signals.stopRequested { return 0 }
+            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if count >= 0 { return count }
+            let code = errno
+            if code == EINTR { continue }  // loops back to the stop check
+            throw StageError(.io, "reading '\(name)' failed: \(errnoText(code))")
+        }
+    }
+}
+
+/// Streaming zstd decompression with bounded buffers (one input block, the
+/// caller's output buffer): memory does not grow with the file.
+private final class ZstdReader {
+    private let context: OpaquePointer
+    private let compressed: UnsafeMutableRawBufferPointer
+    private var position = 0
+    private var filled = 0
+    private var inputEnded = false
+    /// The last call filled the output: the decoder may hold more to flush.
+    private var pendingFlush = false
+    /// Non-zero while a frame is incomplete.
+    private var lastResult = 0
+
+    init() {
+        context = ZSTD_createDStream()
+        ZSTD_initDStream(context)
+        compressed = .allocate(byteCount: ZSTD_DStreamInSize(), alignment: 16)
+    }
+
+    deinit {
+        ZSTD_freeDStream(context)
+        compressed.deallocate()
+    }
+
+    func read(
+        into out: UnsafeMutableRawBufferPointer,
+        source: (UnsafeMutableRawBufferPointer) throws(StageError) -> Int
+    ) throws(StageError) -> Int {
+        while true {
+            if position == filled, !inputEnded, !pendingFlush {
+                filled = try source(compressed)
+                position = 0
+                if filled == 0 { inputEnded = true }
+            }
+            if inputEnded, position == filled, !pendingFlush {
+                if lastResult != 0 {
+                    throw StageError(.io, "the .zst input ended in the middle of a frame (truncated file?)")
+                }
+                return 0
+            }
+            var input = ZSTD_inBuffer(src: compressed.baseAddress, size: filled, pos: position)
+            var output = ZSTD_outBuffer(dst: out.baseAddress, size: out.count, pos: 0)
+            let result = ZSTD_decompressStream(context, &output, &input)
+            if ZSTD_isError(result) != 0 {
+                throw StageError(.io, "zstd decompression failed: \(String(cString: ZSTD_getErrorName(result))); is the input a complete .zst file?")
+            }
+            lastResult = result
+            pendingFlush = output.pos == output.size
+            position = input.pos
+            if output.pos > 0 { return output.pos }
+        }
+    }
+}

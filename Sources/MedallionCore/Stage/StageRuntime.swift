@@ -1,0 +1,110 @@
+/// What every filter shares: its input framing, its stdout and DLQ writers,
+/// the row counters behind the conservation law, and the summary line.
+///
+/// The DLQ stream defaults to `./<stage>.dlq.ndjson` (created on the first
+/// reject, appended to, and named in the summary) so that a user running a
+/// filter by hand never loses a reject and can see where it went; `--dlq`
+/// names a file or a FIFO, opened at start so a FIFO reader sees EOF when we exit.
+package final class StageRuntime {
+    package struct Options {
+        package var stage: String
+        package var input = "-"
+        package var dlqPath: String?
+        package var maxLineBytes = 1 << 20
+        package var lineBuffered = false
+
+        package init(stage: String) { self.stage = stage }
+
+        package var defaultDLQPath: String { "\(stage).dlq.ndjson" }
+    }
+
+    package let options: Options
+    package let reader: LineReader
+    package let output: OutputWriter
+    private var dlq: OutputWriter?
+    package var dlqPath: String { options.dlqPath ?? options.defaultDLQPath }
+    private var record = JSONWriter(capacity: 8192)
+    private let startedAt = monotonicSeconds()
+
+    package private(set) var rowsIn = 0
+    package private(set) var rowsDLQ = 0
+    package private(set) var marks = 0
+
+    package init(options: Options) throws(StageError) {
+        self.options = options
+        let source = try InputSource(path: options.input)
+        reader = LineReader(source: source, maxLineLength: options.maxLineBytes)
+        output = OutputWriter(fd: 1, name: "stdout", lineBuffered: options.lineBuffered)
+        if let path = options.dlqPath {
+            dlq = try OutputWriter(appendingTo: path, lineBuffered: options.lineBuffered)
+        }
+        reader.beforeRead = { [unowned self] () throws(StageError) in try self.flush() }
+    }
+
+    /// Counts one input record (marks are not records).
+    @inline(__always) package func countInput() { rowsIn += 1 }
+    @inline(__always) package func countMark() { marks += 1 }
+
+    /// Writes a DLQ record for `line`.
+    package func reject(_ line: Line, _ rejection: Rejection, source: UnsafeRawBufferPointer? = nil,
+                        tenantID: String? = nil, eventType: String? = nil) throws(StageError) {
+        let entry = DLQRecord(
+            stage: options.stage, rejection: rejection, raw: line.bytes, rawLength: line.length,
+            rawTruncated: line.tooLong, input: options.input, lineNumber: line.number, source: source,
+            tenantID: tenantID, eventType: eventType, timeMicros: wallClockMicros())
+        record.reset()
+        entry.encode(into: &record)
+        if dlq == nil { dlq = try OutputWriter(appendingTo: dlqPath, lineBuffered: options.lineBuffered) }
+        try dlq!.writeLine(record.bytes)
+        rowsDLQ += 1
+    }
+
+    /// Hands everything buffered to the kernel: stdout and the DLQ.
+    package func flush() throws(StageError) {
+        try output.flush()
+        try dlq?.flush()
+    }
+
+    /// Prints the one-line JSON summary on stderr. `in = out + dlq` holds for
+    /// a completed run; after a broken pipe the rows not delivered are
+    /// reported as `rows_undelivered` rather than counted as output.
+    package func emitSummary(status: String, error: String? = nil) {
+        let seconds = monotonicSeconds() - startedAt
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("ts"); w.string(Timestamp.isoMillis(wallClockMicros()))
+        w.key("level"); w.string(status == "ok" || status == "stopped" ? "info" : "error")
+        w.key("stage"); w.string(options.stage)
+        w.key("event"); w.string("summary")
+        w.key("status"); w.string(status)
+        w.key("input"); w.string(options.input)
+        let delivered = max(0, output.deliveredLines - marks)
+        w.key("rows_in"); w.int(rowsIn)
+        w.key("rows_out"); w.int(delivered)
+        w.key("rows_dlq"); w.int(rowsDLQ)
+        let undelivered = rowsIn - delivered - rowsDLQ
+        if undelivered != 0 { w.key("rows_undelivered"); w.int(undelivered) }
+        w.key("marks"); w.int(marks)
+        w.key("bytes_in"); w.int(reader.bytesRead)
+        w.key("bytes_out"); w.int(output.bytesWritten)
+        w.key("seconds"); w.double((seconds * 1000).rounded() / 1000)
+        w.key("rows_per_second"); w.int(seconds > 0 ? Int(Double(rowsIn) / seconds) : 0)
+        w.key("dlq"); w.string(rowsDLQ > 0 || options.dlqPath != nil ? dlqPath : "")
+        if let error { w.key("error"); w.string(error) }
+        w.endObject()
+        writeDiagnostic(w.bytes)
+    }
+
+    /// Logs one diagnostic event on stderr.
+    package func log(level: String, event: String, _ message: String) {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("ts"); w.string(Timestamp.isoMillis(wallClockMicros()))
+        w.key("level"); w.string(level)
+        w.key("stage"); w.string(options.stage)
+        w.key("event"); w.string(event)
+        w.key("msg"); w.string(message)
+        w.endObject()
+        writeDiagnostic(w.bytes)
+    }
+}

@@ -171,8 +171,10 @@ package struct EnvelopeChecker {
 
     private mutating func checkValues(_ line: UnsafeRawBufferPointer) -> EnvelopeVerdict {
         // Ids and texts.
-        for field in [EnvelopeField.tenantID, .siteID, .deviceID, .deviceType, .eventType, .eventID, .sourceSystem] {
-            if let rejection = checkText(field, line) { return .rejected(rejection) }
+        if let r = checkText(.tenantID, line) ?? checkText(.siteID, line) ?? checkText(.deviceID, line)
+            ?? checkText(.deviceType, line) ?? checkText(.eventType, line) ?? checkText(.eventID, line)
+            ?? checkText(.sourceSystem, line) {
+            return .rejected(r)
         }
         let tenant = stringBytes(.tenantID, line)
         if !EnvelopePolicy.isSafeID(tenant) {
@@ -197,23 +199,8 @@ package struct EnvelopeChecker {
                 "event type '\(Self.preview(eventType))' is not enabled; enabled: \(policy.allowedEventTypes!.joined(separator: ", "))"))
         }
         // Timestamps.
-        for field in [EnvelopeField.eventTimeUTC, .ingestTimeUTC] {
-            guard let m = member(field), m.kind == .string else {
-                return .rejected(wrongType(field, expected: "an RFC 3339 UTC timestamp string", line))
-            }
-            let value = stringBytes(field, line)
-            switch Timestamp.parseMicros(value) {
-            case .success: break
-            case .failure(.notUTC):
-                return .rejected(Rejection(.timestampNotUTC, field: field.name,
-                    "\(field.name) \"\(Self.preview(value))\" has a non-UTC offset; send UTC ('Z'), e.g. 2026-03-01T12:00:00.000Z"))
-            case .failure(.outOfRange):
-                return .rejected(Rejection(.badTimestamp, field: field.name,
-                    "\(field.name) \"\(Self.preview(value))\" names a date or time that does not exist"))
-            case .failure(.malformed):
-                return .rejected(Rejection(.badTimestamp, field: field.name,
-                    "\(field.name) \"\(Self.preview(value))\" is not an RFC 3339 timestamp like 2026-03-01T12:00:00.000Z"))
-            }
+        if let r = checkTimestamp(.eventTimeUTC, line) ?? checkTimestamp(.ingestTimeUTC, line) {
+            return .rejected(r)
         }
         // schema_version: MAJOR.MINOR.
         guard let sv = member(.schemaVersion), sv.kind == .string else {
@@ -239,6 +226,26 @@ package struct EnvelopeChecker {
             }
         }
         return .valid
+    }
+
+    private func checkTimestamp(_ field: EnvelopeField, _ line: UnsafeRawBufferPointer) -> Rejection? {
+        guard let m = member(field), m.kind == .string else {
+            return wrongType(field, expected: "an RFC 3339 UTC timestamp string", line)
+        }
+        let value = stringBytes(field, line)
+        switch Timestamp.parseMicros(value) {
+        case .success: return nil
+        case .failure(.notUTC):
+            return Rejection(.timestampNotUTC, field: field.name,
+                "\(field.name) \"\(Self.preview(value))\" has a non-UTC offset; send UTC ('Z'), e.g. 2026-03-01T12:00:00.000Z")
+        case .failure(.outOfRange):
+            return Rejection(.badTimestamp, field: field.name,
+                "\(field.name) \"\(Self.preview(value))\" names a date or time that does not exist")
+        case .failure(.malformed):
+            return Rejection(.badTimestamp, field: field.name,
+                "\(field.name) \"\(Self.preview(value))\" is not an RFC 3339 timestamp like 2026-03-01T12:00:00.000Z")
+        }
+
     }
 
     private func wrongType(_ field: EnvelopeField, expected: String, _ line: UnsafeRawBufferPointer) -> Rejection {

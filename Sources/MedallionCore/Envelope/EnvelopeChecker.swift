@@ -59,7 +59,10 @@ package struct EnvelopeChecker {
     private var scanner = JSONScanner()
     private var attributesScanner = JSONScanner()
     private var fieldMember = [Int](repeating: -1, count: EnvelopeField.allCases.count)
-    private var reservedKeys: [Range<Int>] = []
+    /// Indices (into the scanner's members) of the reserved `_` keys of the last line.
+    package private(set) var reservedIndices: [Int] = []
+    /// Index of the `_source` member among them, if present.
+    package private(set) var sourceIndex: Int?
     private var scratch: [UInt8] = []
     private let allowedTenantBytes: [[UInt8]]?
     private let allowedEventTypeBytes: [[UInt8]]?
@@ -82,6 +85,9 @@ package struct EnvelopeChecker {
         let index = fieldMember[field.rawValue]
         return index >= 0 ? scanner.members[index] : nil
     }
+
+    /// A member of the last scanned line by index.
+    package func member(at index: Int) -> JSONMember { scanner.members[index] }
 
     /// The raw JSON of the `_source` member of the last line, if any.
     package private(set) var sourceRange: Range<Int>?
@@ -106,7 +112,8 @@ package struct EnvelopeChecker {
         }
         lastLineParsed = true
         for i in fieldMember.indices { fieldMember[i] = -1 }
-        reservedKeys.removeAll(keepingCapacity: true)
+        reservedIndices.removeAll(keepingCapacity: true)
+        sourceIndex = nil
 
         // Identify keys: envelope fields, reserved `_` keys, nothing else.
         for (index, m) in scanner.members.enumerated() {
@@ -127,12 +134,16 @@ package struct EnvelopeChecker {
                 }
                 fieldMember[field.rawValue] = index
             } else if key.count > 0, key[0] == UInt8(ascii: "_") {
-                for other in reservedKeys where memcmpEqual(UnsafeRawBufferPointer(rebasing: line[other]), key) {
+                for other in reservedIndices
+                where memcmpEqual(UnsafeRawBufferPointer(rebasing: line[scanner.members[other].keyStart..<scanner.members[other].keyEnd]), key) {
                     return .rejected(Rejection(.duplicateField, field: String(decoding: key, as: UTF8.self),
                         "reserved key '\(String(decoding: key, as: UTF8.self))' appears more than once"))
                 }
-                reservedKeys.append(keyRange)
-                if key.count == 7, memcmpEqual(key, Self.sourceKey) { sourceRange = m.valueStart..<m.valueEnd }
+                reservedIndices.append(index)
+                if key.count == 7, memcmpEqual(key, Self.sourceKey) {
+                    sourceRange = m.valueStart..<m.valueEnd
+                    sourceIndex = index
+                }
                 if key.count == 5, memcmpEqual(key, Self.markKey), scanner.members.count == 1 { return .mark }
             } else {
                 return .rejected(Rejection(.unknownField, field: String(decoding: key, as: UTF8.self),

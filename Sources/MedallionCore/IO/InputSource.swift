@@ -13,6 +13,10 @@ package final class InputSource {
     /// A display name for messages: the path, or `-` for stdin.
     package let name: String
     private let zstd: ZstdReader?
+    /// Called when no input arrived for `idleMillis`, so a sink can commit a
+    /// partial batch on a quiet stream (`--flush-interval`).
+    package var onIdle: (() throws(StageError) -> Void)?
+    package var idleMillis: Int32 = 1000
 
     /// Opens `path` (`-` = stdin). A path ending in `.zst` is decompressed.
     /// - Throws: `StageError(.noInput)` naming the path when it cannot be opened.
@@ -54,6 +58,15 @@ package final class InputSource {
     private func readRaw(into buffer: UnsafeMutableRawBufferPointer) throws(StageError) -> Int {
         while true {
             if Signals.stopRequested { return 0 }
+            if let onIdle {
+                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&pfd, 1, idleMillis)
+                if ready == 0 {
+                    try onIdle()
+                    continue
+                }
+                if ready < 0, errno == EINTR { continue }
+            }
             let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }
             let code = errno

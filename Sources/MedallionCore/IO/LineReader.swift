@@ -32,7 +32,7 @@ package struct Line {
 package final class LineReader {
     package static let prefixLimit = 4096
 
-    private let source: InputSource
+    package let source: InputSource
     package let maxLineLength: Int
     private let readSize: Int
     private let capacity: Int

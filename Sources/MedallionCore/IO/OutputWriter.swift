@@ -77,6 +77,15 @@ package final class OutputWriter {
         if lineBuffered { try flush() }
     }
 
+    /// Appends a block of complete lines (each ending in `\n`) at once, for
+    /// sinks that forward a committed batch.
+    package func writeRaw(_ bytes: UnsafeRawBufferPointer, lines: Int) throws(StageError) {
+        try flush()
+        try writeAll(bytes)
+        pendingLines += lines
+        try flush()
+    }
+
     package func writeLine(_ bytes: [UInt8]) throws(StageError) {
         try bytes.withRawBytes { (raw) throws(StageError) in try writeLine(raw) }
     }

@@ -24,6 +24,7 @@
 #   PYTHON           python with orjson, pyarrow, deltalake (default: <repo>/.venv-readers/bin/python)
 #   BRONZE_SINK_CMD  see below
 #   WORK_DIR         scratch space (default: /tmp/medallion-bench)
+#   PY_BASELINE_ARGS e.g. --stream (RecordBatchReader instead of one table; default: table mode)
 #   SEED, RUNS, KEEP (1 keeps the file and tables)
 #
 # bronze-sink's invocation may still change: it lives in BRONZE_SINK_CMD only.
@@ -105,7 +106,7 @@ echo "== bronze bench: N=$N events, $bytes bytes ($file) =="
 echo "generate: $gen_cmd"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start (other work on the machine skews results)"
 
-py_cmd="$TIME -f %M -o \"$WORK_DIR/rss.txt\" \"$PYTHON\" \"$here/python_bronze_baseline.py\" \"$file\" \"$PY_TABLE\""
+py_cmd="$TIME -f %M -o \"$WORK_DIR/rss.txt\" \"$PYTHON\" \"$here/python_bronze_baseline.py\" ${PY_BASELINE_ARGS:-} \"$file\" \"$PY_TABLE\""
 measure python "$py_cmd" "$(dirname "$PY_TABLE")"
 py_s=$M_S; py_rss=$M_RSS
 py_disk=$(du -sb "$(dirname "$PY_TABLE")" | cut -f1)

@@ -7,7 +7,8 @@ import CZstd
 
 /// Where a stage's bytes come from: a file descriptor (stdin, a file, a FIFO),
 /// optionally through a zstd decompressor for `*.zst` captures.
-package final class InputSource {
+/// Used by one thread at a time; `MultiInputReader` hands each source to its own thread.
+package final class InputSource: @unchecked Sendable {
     private let fd: Int32
     private let ownsDescriptor: Bool
     /// A display name for messages: the path, or `-` for stdin.

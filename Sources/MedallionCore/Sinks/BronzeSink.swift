@@ -65,60 +65,25 @@ package final class BronzeSink {
         case payload, attributes, sourceID, sourcePartition, sourceOffset, reserved
     }
 
-    private struct PartitionBatch {
-        var tenant: [UInt8]
-        var eventType: [UInt8]
-        var days: Int32
-        var columns: [ColumnBuffer]
-    }
-
-    /// Stored and pending positions of one (source, partition).
-    private struct Position {
-        var source: [UInt8]
-        var partition: Int64
-        var committed: Int64?
-        var pending: Int64?
-        var appID: String
-    }
-
     private let options: SinkOptions
-    private var table: DeltaTableWriter?
+    private let rows: PartitionedBatch
     private var audit: AuditWriter?
     private var checker: EnvelopeChecker
     private var sourceScanner = JSONScanner()
-    private var partitions: [PartitionBatch] = []
-    private var lastPartition = -1
-    private var positions: [Position] = []
-    private var lastPosition = -1
     private var forward: [UInt8] = []
     private var scratch: [UInt8] = []
     private var batch = BatchCounters()
     private var skippedTotal = 0
     private var batchesCommitted = 0
-    private let emptyColumns: [ColumnBuffer]
 
     package init(options: SinkOptions, policy: EnvelopePolicy) throws(StageError) {
         self.options = options
         checker = EnvelopeChecker(policy: policy)
-        let path = options.lakeRoot + "/" + Self.tableSubpath
-        var writeOptions = DeltaWriteOptions()
-        writeOptions.parquet.compressionLevel = options.compressionLevel
-        writeOptions.engineInfo = "medallion bronze-sink/\(medallionCoreVersion)"
-        if options.dryRun {
-            table = nil
-            emptyColumns = Self.schema.fields.filter { !Self.partitionColumns.contains($0.name) }
-                .map { ColumnBuffer(type: $0.type, nullable: $0.nullable) }
-        } else {
-            do {
-                let writer = try DeltaTableWriter.openOrCreate(
-                    at: path, schema: Self.schema, partitionColumns: Self.partitionColumns, options: writeOptions)
-                table = writer
-                emptyColumns = writer.makeColumnBuffers()
-            } catch {
-                throw StageError(error)
-            }
-            if options.writeAudit { audit = try AuditWriter(lakeRoot: options.lakeRoot) }
-        }
+        let table = try options.openTable(Self.tableSubpath, schema: Self.schema,
+                                          partitionColumns: Self.partitionColumns, engine: "bronze-sink")
+        rows = PartitionedBatch(table: table, dataFields: Self.schema.fields.filter { !Self.partitionColumns.contains($0.name) },
+                                appIDPrefix: options.sinkID)
+        if table != nil, options.writeAudit { audit = try AuditWriter(lakeRoot: options.lakeRoot) }
         forward.reserveCapacity(1 << 20)
     }
 
@@ -176,18 +141,22 @@ package final class BronzeSink {
         }
         var positionIndex = -1
         if let position {
-            positionIndex = positionSlot(line, position)
-            if let done = positions[positionIndex].committed, position.offset <= done {
+            positionIndex = rows.position(key: UnsafeRawBufferPointer(rebasing: line[position.sourceRange]), partition: position.partition)
+            if rows.isCommitted(positionIndex, offset: position.offset) {
                 skippedTotal += 1
-                batch.skippedRows += 1
                 return
             }
         }
         let ingest = micros(.ingestTimeUTC, line)
         let days = Int32(ingest.floorDividedBy(86_400_000_000).quotient)
-        let p = partitionSlot(line, days: days)
+        // Ids are checked safe ([a-z0-9._-]), so they carry no escapes.
+        let tenant = checker.member(.tenantID)!
+        let eventType = checker.member(.eventType)!
+        let p = rows.slot(tenant: UnsafeRawBufferPointer(rebasing: line[(tenant.valueStart + 1)..<(tenant.valueEnd - 1)]),
+                          eventType: UnsafeRawBufferPointer(rebasing: line[(eventType.valueStart + 1)..<(eventType.valueEnd - 1)]),
+                          days: days)
         var bytes = 0
-        partitions[p].columns.withUnsafeMutableBufferPointer { cols in
+        rows.withColumns(p) { cols in
             bytes += appendString(.siteID, line, &cols[Column.siteID.rawValue])
             bytes += appendString(.deviceID, line, &cols[Column.deviceID.rawValue])
             bytes += appendString(.deviceType, line, &cols[Column.deviceType.rawValue])
@@ -211,9 +180,8 @@ package final class BronzeSink {
             }
             bytes += appendReserved(line, hasPosition: position != nil, &cols[Column.reserved.rawValue])
         }
-        if positionIndex >= 0, let position {
-            positions[positionIndex].pending = max(positions[positionIndex].pending ?? -1, position.offset)
-        }
+        if positionIndex >= 0, let position { rows.markPending(positionIndex, offset: position.offset) }
+        rows.rows += 1
         batch.storedRows += 1
         batch.bytes += bytes + 40
     }
@@ -271,134 +239,27 @@ package final class BronzeSink {
         return scratch.count
     }
 
-    private func partitionSlot(_ line: UnsafeRawBufferPointer, days: Int32) -> Int {
-        let tenant = checker.member(.tenantID)!
-        let eventType = checker.member(.eventType)!
-        // Ids are checked safe ([a-z0-9._-]), so they carry no escapes.
-        let t = UnsafeRawBufferPointer(rebasing: line[(tenant.valueStart + 1)..<(tenant.valueEnd - 1)])
-        let e = UnsafeRawBufferPointer(rebasing: line[(eventType.valueStart + 1)..<(eventType.valueEnd - 1)])
-        @inline(__always) func matches(_ p: PartitionBatch) -> Bool {
-            p.days == days && p.tenant.withUnsafeBytes { memcmpEqual($0, t) } && p.eventType.withUnsafeBytes { memcmpEqual($0, e) }
-        }
-        if lastPartition >= 0, matches(partitions[lastPartition]) { return lastPartition }
-        if let found = partitions.firstIndex(where: matches) {
-            lastPartition = found
-            return found
-        }
-        partitions.append(PartitionBatch(tenant: Array(t), eventType: Array(e), days: days, columns: emptyColumns))
-        lastPartition = partitions.count - 1
-        return lastPartition
-    }
-
-    private func positionSlot(_ line: UnsafeRawBufferPointer, _ position: SourcePosition) -> Int {
-        let id = UnsafeRawBufferPointer(rebasing: line[position.sourceRange])
-        @inline(__always) func matches(_ p: Position) -> Bool {
-            p.partition == position.partition && p.source.withUnsafeBytes { memcmpEqual($0, id) }
-        }
-        if lastPosition >= 0, matches(positions[lastPosition]) { return lastPosition }
-        if let found = positions.firstIndex(where: matches) {
-            lastPosition = found
-            return found
-        }
-        let source = Array(id)
-        let appID = "\(options.sinkID)|\(String(decoding: source, as: UTF8.self))|\(position.partition)"
-        positions.append(Position(source: source, partition: position.partition,
-                                  committed: table?.transactionVersion(for: appID), pending: nil, appID: appID))
-        lastPosition = positions.count - 1
-        return lastPosition
-    }
-
-    /// Writes one Parquet file per partition, commits them with the batch's
-    /// `txn` positions in one Delta commit, then forwards the batch.
+    /// Commits the batch (one Delta commit), then forwards it: what
+    /// downstream sees is stored.
     private func commit(_ runtime: StageRuntime) throws(StageError) {
         defer { batch.start() }
         guard batch.inputRows > 0 || !forward.isEmpty else { return }
-        var version: Int64?
-        var status = "committed"
-        if batch.storedRows > 0 || positions.contains(where: { $0.pending != nil }) {
-            if var writer = table {
-                do {
-                    var adds: [DeltaAddAction] = []
-                    var date: [UInt8] = []
-                    for p in partitions where p.columns[0].count > 0 {
-                        date.removeAll(keepingCapacity: true)
-                        Timestamp.appendDate(days: Int(p.days), to: &date)
-                        adds.append(try writer.writeDataFile(
-                            partitionValues: [String(decoding: p.tenant, as: UTF8.self),
-                                              String(decoding: p.eventType, as: UTF8.self),
-                                              String(decoding: date, as: UTF8.self)],
-                            columns: p.columns))
-                    }
-                    let txns = positions.compactMap { p in p.pending.map { DeltaTransaction(appId: p.appID, version: $0) } }
-                    let outcome = try writer.commit(adds, transactions: txns, info: DeltaCommitInfo(
-                        operation: "STREAMING UPDATE",
-                        operationParameters: ["outputMode": "Append", "sink": options.sinkID, "rows": String(batch.storedRows)]))
-                    switch outcome {
-                    case .committed(let v):
-                        version = v
-                    case .alreadyCommitted(let appID, let recorded, let tableVersion):
-                        status = "already_committed"
-                        version = tableVersion
-                        runtime.log(level: "warn", event: "already_committed",
-                                    "another writer already recorded \(appID) up to offset \(recorded); this batch was not committed again")
-                    }
-                    table = writer
-                } catch {
-                    throw StageError(error)
-                }
-                for i in positions.indices where positions[i].pending != nil {
-                    positions[i].committed = max(positions[i].committed ?? -1, positions[i].pending!)
-                    positions[i].pending = nil
-                }
-            } else {
-                status = "dry_run"
-                runtime.log(level: "info", event: "dry_run_batch",
-                            "would commit \(batch.storedRows) row(s) in \(partitions.filter { $0.columns[0].count > 0 }.count) partition file(s)")
-                for i in positions.indices { positions[i].pending = nil }
-            }
+        let outcome = try rows.commit(operation: "STREAMING UPDATE", parameters: [
+            "outputMode": "Append", "sink": options.sinkID, "rows": String(batch.storedRows)])
+        switch outcome {
+        case .alreadyCommitted(_, let message): runtime.log(level: "warn", event: "already_committed", message)
+        case .dryRun(let files):
+            runtime.log(level: "info", event: "dry_run_batch", "would commit \(batch.storedRows) row(s) in \(files) partition file(s)")
+        case .committed, .nothingToCommit: break
         }
         batchesCommitted += 1
-        // Forward only now: what downstream sees is stored.
         try forward.withRawBytes { (bytes) throws(StageError) in
             if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: batch.inputRows - batch.dlqRows) }
         }
         try runtime.flush()
         forward.removeAll(keepingCapacity: forward.capacity <= 4 * options.batchBytes)
-        partitions.removeAll()
-        lastPartition = -1
-        if audit != nil {
-            let endMicros = wallClockMicros()
-            do {
-                try audit!.append(AuditRecord(
-                    pipeline: options.pipeline, tenant: options.tenant, stage: "bronze-sink",
-                    batchID: "\(options.sinkID)@\(version.map(String.init) ?? "none")",
-                    startedMicros: batch.startedMicros, endedMicros: endMicros,
-                    inputRows: batch.inputRows, outputRows: batch.inputRows - batch.dlqRows, dlqRows: batch.dlqRows,
-                    status: status, error: nil, tableVersion: version))
-            } catch {
-                throw StageError(error)
-            }
-        }
+        try options.recordAudit(&audit, stage: "bronze-sink", batch: batch, outcome: outcome)
     }
-}
-
-/// Per-batch counters for the audit row and the batching thresholds.
-struct BatchCounters {
-    var inputRows = 0
-    var storedRows = 0
-    var skippedRows = 0
-    var dlqRows = 0
-    var bytes = 0
-    var startedMicros: Int64 = 0
-    var startedAt = 0.0
-
-    mutating func start() {
-        self = BatchCounters()
-        startedMicros = wallClockMicros()
-        startedAt = monotonicSeconds()
-    }
-
-    var age: Double { monotonicSeconds() - startedAt }
 }
 
 package let medallionCoreVersion = "0.1.0"

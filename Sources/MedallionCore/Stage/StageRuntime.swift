@@ -9,6 +9,8 @@ package final class StageRuntime {
     package struct Options {
         package var stage: String
         package var input = "-"
+        /// Further inputs (dlq-sink reads several streams at once).
+        package var moreInputs: [String] = []
         package var dlqPath: String?
         package var maxLineBytes = 1 << 20
         package var lineBuffered = false
@@ -19,7 +21,11 @@ package final class StageRuntime {
     }
 
     package let options: Options
-    package let reader: LineReader
+    /// The input, for single-input filters.
+    package var reader: LineReader { singleReader! }
+    private let singleReader: LineReader?
+    /// The inputs, when several are given.
+    package let multiReader: MultiInputReader?
     package let output: OutputWriter
     private var dlq: OutputWriter?
     package var dlqPath: String { options.dlqPath ?? options.defaultDLQPath }
@@ -32,13 +38,18 @@ package final class StageRuntime {
 
     package init(options: Options) throws(StageError) {
         self.options = options
-        let source = try InputSource(path: options.input)
-        reader = LineReader(source: source, maxLineLength: options.maxLineBytes)
+        if options.moreInputs.isEmpty {
+            singleReader = LineReader(source: try InputSource(path: options.input), maxLineLength: options.maxLineBytes)
+            multiReader = nil
+        } else {
+            singleReader = nil
+            multiReader = try MultiInputReader(paths: [options.input] + options.moreInputs, maxLineLength: options.maxLineBytes)
+        }
         output = OutputWriter(fd: 1, name: "stdout", lineBuffered: options.lineBuffered)
         if let path = options.dlqPath {
             dlq = try OutputWriter(appendingTo: path, lineBuffered: options.lineBuffered)
         }
-        reader.beforeRead = { [unowned self] () throws(StageError) in try self.flush() }
+        singleReader?.beforeRead = { [unowned self] () throws(StageError) in try self.flush() }
     }
 
     /// Counts one input record (marks are not records).
@@ -48,9 +59,16 @@ package final class StageRuntime {
     /// Writes a DLQ record for `line`.
     package func reject(_ line: Line, _ rejection: Rejection, source: UnsafeRawBufferPointer? = nil,
                         tenantID: String? = nil, eventType: String? = nil) throws(StageError) {
+        try reject(raw: line.bytes, length: line.length, tooLong: line.tooLong, input: options.input, lineNumber: line.number,
+                   rejection, source: source, tenantID: tenantID, eventType: eventType)
+    }
+
+    package func reject(raw: UnsafeRawBufferPointer, length: Int, tooLong: Bool, input: String, lineNumber: Int,
+                        _ rejection: Rejection, source: UnsafeRawBufferPointer? = nil,
+                        tenantID: String? = nil, eventType: String? = nil) throws(StageError) {
         let entry = DLQRecord(
-            stage: options.stage, rejection: rejection, raw: line.bytes, rawLength: line.length,
-            rawTruncated: line.tooLong, input: options.input, lineNumber: line.number, source: source,
+            stage: options.stage, rejection: rejection, raw: raw, rawLength: length,
+            rawTruncated: tooLong, input: input, lineNumber: lineNumber, source: source,
             tenantID: tenantID, eventType: eventType, timeMicros: wallClockMicros())
         record.reset()
         entry.encode(into: &record)
@@ -77,7 +95,7 @@ package final class StageRuntime {
         w.key("stage"); w.string(options.stage)
         w.key("event"); w.string("summary")
         w.key("status"); w.string(status)
-        w.key("input"); w.string(options.input)
+        w.key("input"); w.string(([options.input] + options.moreInputs).joined(separator: ","))
         let delivered = max(0, output.deliveredLines - marks)
         w.key("rows_in"); w.int(rowsIn)
         w.key("rows_out"); w.int(delivered)
@@ -85,7 +103,7 @@ package final class StageRuntime {
         let undelivered = rowsIn - delivered - rowsDLQ
         if undelivered != 0 { w.key("rows_undelivered"); w.int(undelivered) }
         w.key("marks"); w.int(marks)
-        w.key("bytes_in"); w.int(reader.bytesRead)
+        w.key("bytes_in"); w.int(singleReader?.bytesRead ?? multiReader?.bytesRead ?? 0)
         w.key("bytes_out"); w.int(output.bytesWritten)
         w.key("seconds"); w.double((seconds * 1000).rounded() / 1000)
         w.key("rows_per_second"); w.int(seconds > 0 ? Int(Double(rowsIn) / seconds) : 0)

@@ -25,6 +25,7 @@ let package = Package(
         ),
         .executableTarget(name: "envelope-check", dependencies: ["MedallionCLI"]),
         .executableTarget(name: "bronze-sink", dependencies: ["MedallionCLI"]),
+        .executableTarget(name: "dlq-sink", dependencies: ["MedallionCLI"]),
         .executableTarget(name: "medallion", dependencies: ["MedallionCLI"]),
         .testTarget(name: "MedallionCoreTests", dependencies: ["MedallionCore"]),
     ]

@@ -33,6 +33,7 @@ package struct BronzeSinkCommand: ParsableCommand {
     package init() {}
 
     package func validate() throws {
+        try standard.requireSingleInput("bronze-sink")
         for name in [tenant].compactMap({ $0 }) + (commaList(tenants) ?? []) + (commaList(eventTypes) ?? [])
         where !EnvelopePolicy.isSafeID(name) {
             throw ValidationError("'\(name)' is not a valid tenant or event type name; use [a-z0-9][a-z0-9._-]{0,63}")

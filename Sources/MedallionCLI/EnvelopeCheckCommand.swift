@@ -33,6 +33,7 @@ package struct EnvelopeCheckCommand: ParsableCommand {
     package init() {}
 
     package func validate() throws {
+        try standard.requireSingleInput("envelope-check")
         if listReasons { return }
         guard tenant != nil || tenants != nil else {
             throw ValidationError("give the pipeline's tenant with --tenant T, or the tenants a shared stream may carry with --tenants a,b")

@@ -4,9 +4,9 @@ import MedallionCore
 /// The flags every filter shares (the stage contract in docs/cli.md).
 package struct StandardOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "Input: a file, a FIFO, or '-' for stdin. A path ending in .zst is decompressed.",
+        "Input: a file, a FIFO, or '-' for stdin (the default). A path ending in .zst is decompressed.",
         valueName: "path"))
-    package var input: String = "-"
+    package var input: [String] = []
 
     @Option(name: .long, help: ArgumentHelp(
         "Where rejected records go: a file (appended) or a FIFO. Default: ./<stage>.dlq.ndjson, created on the first reject and named in the summary.",
@@ -29,9 +29,17 @@ package struct StandardOptions: ParsableArguments {
         }
     }
 
+    /// For filters that read one stream (all but dlq-sink).
+    package func requireSingleInput(_ stage: String) throws {
+        guard input.count <= 1 else {
+            throw ValidationError("\(stage) reads one input, got \(input.count); merge them first (cat a b | \(stage)) or see dlq-sink")
+        }
+    }
+
     package func runtimeOptions(stage: String) -> StageRuntime.Options {
         var options = StageRuntime.Options(stage: stage)
-        options.input = input
+        options.input = input.first ?? "-"
+        options.moreInputs = Array(input.dropFirst())
         options.dlqPath = dlq
         options.maxLineBytes = maxLineBytes
         options.lineBuffered = lineBuffered

@@ -40,6 +40,8 @@ package enum RejectReason: String, CaseIterable, Sendable {
     case tenantMismatch = "tenant_mismatch"
     /// The event type is not enabled.
     case unknownEventType = "unknown_event_type"
+    /// dlq-sink received a line that is not a DLQ record; it stores it wrapped.
+    case notADLQRecord = "not_a_dlq_record"
 
     /// One sentence for docs and `--list-reasons`.
     package var summary: String {
@@ -62,6 +64,7 @@ package enum RejectReason: String, CaseIterable, Sendable {
         case .unknownTenant: "tenant_id is not one of the tenants this stage serves (--tenants)"
         case .tenantMismatch: "tenant_id differs from the pipeline's tenant (--tenant)"
         case .unknownEventType: "event_type is not one of the enabled event types (--event-types)"
+        case .notADLQRecord: "dlq-sink received a line that is not a DLQ record; it is stored wrapped in one, bytes kept"
         }
     }
 }

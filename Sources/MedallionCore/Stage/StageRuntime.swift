@@ -53,7 +53,7 @@ package final class StageRuntime {
     }
 
     /// Counts one input record (marks are not records).
-    @inline(__always) package func countInput() { rowsIn += 1 }
+    @inline(__always) package func countInput(_ count: Int = 1) { rowsIn += count }
     @inline(__always) package func countMark() { marks += 1 }
 
     /// Writes a DLQ record for `line`.

@@ -59,3 +59,30 @@ def envelope(**changes) -> dict:
 
 def line(rec: dict) -> bytes:
     return json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def delta_check(table) -> str:
+    """Runs ../shared/tools/delta_check.py (six readers must agree); fails the test on any failure."""
+    import sys
+    proc = subprocess.run([sys.executable, str(SHARED / "tools" / "delta_check.py"), str(table), "--require-delta-scan"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"delta_check failed for {table}:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def events(n, tenant="acme", source="gen:t", partitions=4, start=0, **changes):
+    """n valid envelopes with _source positions (offset per partition increasing)."""
+    out = []
+    for i in range(start, start + n):
+        rec = envelope(event_id=f"{tenant}-{source}-{i}", device_id=f"dev-{i % 13}", tenant_id=tenant,
+                       event_time_utc=f"2026-03-0{1 + i % 3}T12:00:{i % 60:02d}.{i % 1000:03d}Z",
+                       ingest_time_utc=f"2026-03-0{1 + i % 3}T12:00:{i % 60:02d}Z",
+                       payload={"temperature": 15 + (i % 100) / 10, "unit": "C", "i": i}, **changes)
+        rec["_source"] = {"source": source, "partition": i % partitions, "offset": i // partitions}
+        out.append(rec)
+    return out
+
+
+def table_rows(path, columns=None):
+    import deltalake
+    return deltalake.DeltaTable(str(path)).to_pyarrow_table(columns=columns).to_pylist()

@@ -146,6 +146,12 @@ package struct JSONWriter {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     private mutating func appendEscaped(_ value: UnsafeRawBufferPointer) {
+        Self.appendQuoted(value, to: &bytes)
+    }
+
+    /// Appends `value` as a quoted JSON string to `bytes`. The bytes are not
+    /// checked for UTF-8 (the generator plants invalid UTF-8 on purpose).
+    package static func appendQuoted(_ value: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         var runStart = 0
         for i in 0..<value.count {
@@ -164,8 +170,8 @@ package struct JSONWriter {
             case 0x0C: bytes.append(UInt8(ascii: "f"))
             default:
                 bytes.append(contentsOf: "u00".utf8)
-                bytes.append(Self.hex[Int(b >> 4)])
-                bytes.append(Self.hex[Int(b & 15)])
+                bytes.append(hex[Int(b >> 4)])
+                bytes.append(hex[Int(b & 15)])
             }
         }
         if runStart < value.count {

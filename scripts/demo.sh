@@ -7,12 +7,13 @@ BIN=${BIN:-.build/release}
 OUT=${OUT:-out}
 SAMPLE=${SAMPLE:-samples/events.ndjson.zst}
 TENANTS=acme,globex,initech
+EVENT_TYPES=thermostat.telemetry,door.access,energy.meter
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
 echo "== envelope-check | bronze-sink  ($SAMPLE)"
-"$BIN/envelope-check" --tenants "$TENANTS" --input "$SAMPLE" --dlq "$OUT/envelope-check.dlq.ndjson" 2> "$OUT/envelope-check.log" \
-  | "$BIN/bronze-sink" --lake "$OUT/lake" --tenants "$TENANTS" --pipeline demo --dlq "$OUT/bronze-sink.dlq.ndjson" \
+"$BIN/envelope-check" --tenants "$TENANTS" --event-types "$EVENT_TYPES" --input "$SAMPLE" --dlq "$OUT/envelope-check.dlq.ndjson" 2> "$OUT/envelope-check.log" \
+  | "$BIN/bronze-sink" --lake "$OUT/lake" --tenants "$TENANTS" --event-types "$EVENT_TYPES" --pipeline demo --dlq "$OUT/bronze-sink.dlq.ndjson" \
       2> "$OUT/bronze-sink.log" > "$OUT/committed.ndjson"
 touch "$OUT/bronze-sink.dlq.ndjson"
 echo "== dlq-sink"

@@ -22,8 +22,8 @@ $(PY): $(SHARED)/tools/requirements-readers.txt tests/requirements.txt
 
 venv: $(PY)
 
-unit: build
-	$(SWIFT) test
+unit: build $(PY)
+	MEDALLION_REQUIRE_READERS=1 $(SWIFT) test
 
 e2e: build $(PY)
 	MEDALLION_BIN=$(DEBUG) $(PY) -m pytest -q tests/e2e

@@ -44,7 +44,7 @@ WORK_DIR="${WORK_DIR:-/tmp/medallion-bench}"
 export TABLE_ROOT="$WORK_DIR/bronze-sink-root"
 export DLQ="$WORK_DIR/bronze-sink-dlq.ndjson"
 # >>> the one place that knows how bronze-sink is called <<<
-export BRONZE_SINK_CMD="${BRONZE_SINK_CMD:-\"\$BIN_DIR/bronze-sink\" --table-root \"\$TABLE_ROOT\" --dlq \"\$DLQ\"}"
+export BRONZE_SINK_CMD="${BRONZE_SINK_CMD:-\"\$BIN_DIR/bronze-sink\" --lake \"\$TABLE_ROOT\" --tenants acme,globex,initech --dlq \"\$DLQ\"}"
 MEDALLION="${MEDALLION:-$BIN_DIR/medallion}"
 SEED="${SEED:-42}"
 RUNS="${RUNS:-1}"

@@ -439,7 +439,8 @@ package struct SampleGenerator {
             }
 
         case .missingField:
-            f.entries.remove(at: faults.below(12))
+            // attributes (index 11) is optional in the envelope: drop a required field.
+            f.entries.remove(at: faults.below(11))
             buffer.append(contentsOf: f.joined())
 
         case .wrongType:

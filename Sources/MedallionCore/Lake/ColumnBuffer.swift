@@ -159,3 +159,16 @@ package struct ColumnBuffer: Sendable {
         return present
     }
 }
+
+extension Array where Element == ColumnBuffer {
+    /// Total ``ColumnBuffer/byteSize`` of one file's column buffers: compare it with
+    /// `ParquetWriteOptions.rowGroupTargetBytes` to decide when to write a row group.
+    ///
+    /// Reads each buffer in place; `reduce` would copy every `ColumnBuffer` (and retain
+    /// its arrays), which is measurable when checked per row.
+    package var byteSize: Int {
+        var total = 0
+        for i in indices { total += self[i].byteSize }
+        return total
+    }
+}

@@ -61,8 +61,20 @@ enum DeltaLog {
         return try parseCommit(bytes, path: path)
     }
 
-    /// Parses an NDJSON commit. This is the only place that uses `JSONSerialization`:
-    /// commits are small and read rarely (open, and after losing a race).
+    struct JSONParseFailure: Error { var text: String }
+
+    /// The only call into `JSONSerialization` in the Lake: commits are small and read
+    /// rarely (on open and after losing a race), so Foundation's parser is fine here and
+    /// isolated so it can be swapped for the core's own JSON scanner later.
+    static func parseJSON(_ bytes: some Collection<UInt8>) -> Result<Any, JSONParseFailure> {
+        do {
+            return .success(try JSONSerialization.jsonObject(with: Data(bytes), options: []))
+        } catch {
+            return .failure(JSONParseFailure(text: "\(error)"))
+        }
+    }
+
+    /// Parses an NDJSON commit into actions.
     static func parseCommit(_ bytes: [UInt8], path: String) throws(LakeError) -> [DeltaLogAction] {
         var actions: [DeltaLogAction] = []
         var lineNumber = 0
@@ -70,10 +82,10 @@ enum DeltaLog {
             lineNumber += 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
             let object: Any
-            do {
-                object = try JSONSerialization.jsonObject(with: Data(line), options: [])
-            } catch {
-                throw LakeError(.corruptLog, "Commit line \(lineNumber) is not valid JSON; the log was written by a broken writer or edited by hand.", path: path, cause: "\(error)")
+            switch parseJSON(line) {
+            case .success(let value): object = value
+            case .failure(let reason):
+                throw LakeError(.corruptLog, "Commit line \(lineNumber) is not valid JSON; the log was written by a broken writer or edited by hand.", path: path, cause: reason.text)
             }
             guard let dict = object as? [String: Any], dict.count == 1, let (kind, body) = dict.first else {
                 throw LakeError(.corruptLog, "Commit line \(lineNumber) must be a JSON object with exactly one key.", path: path)
@@ -140,7 +152,7 @@ enum DeltaLog {
     }
 
     private static func numRecords(inStats stats: String) -> Int64? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any] else {
+        guard case .success(let value) = parseJSON(stats.utf8), let object = value as? [String: Any] else {
             return nil
         }
         return int64(object["numRecords"])
@@ -148,7 +160,7 @@ enum DeltaLog {
 
     /// Parses a Spark StructType schemaString with flat primitive fields.
     static func parseSchema(_ text: String, path: String) throws(LakeError) -> DeltaSchema {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+        guard case .success(let value) = parseJSON(text.utf8), let object = value as? [String: Any],
             let rawFields = object["fields"] as? [[String: Any]]
         else {
             throw LakeError(.corruptLog, "metaData.schemaString is not a StructType JSON object.", path: path)

@@ -143,6 +143,15 @@ package struct DeltaTableWriter: Sendable {
                 "Got \(partitionValues.count) partition values for partition columns [\(partitionColumns.joined(separator: ", "))]; pass one value (or nil) per column.",
                 path: tablePath)
         }
+        for (column, value) in zip(partitionColumns, partitionValues) {
+            guard let value = PartitionPath.normalize(value), let type = schema.field(named: column)?.type else { continue }
+            if let problem = PartitionPath.formatProblem(value, type: type) {
+                throw LakeError(
+                    .invalidArgument,
+                    "Partition column '\(column)' is \(type.deltaName) but \(problem); readers would reject the table.",
+                    path: tablePath)
+            }
+        }
         let directory = PartitionPath.directory(columns: partitionColumns, values: partitionValues)
         let name = "part-00000-" + UUID().uuidString.lowercased() + ".c000.zstd.parquet"
         let relative = directory.isEmpty ? name : directory + "/" + name

@@ -98,6 +98,38 @@ package enum PartitionPath {
         }
     }
 
+    /// Checks that a non-null partition value is in the canonical text form readers parse
+    /// for `type` (spec §1.4: a date written as `2024/05/17` or a bare number for a date
+    /// is rejected by readers). Returns a sentence describing the problem, or nil.
+    package static func formatProblem(_ value: String, type: DeltaType) -> String? {
+        let bytes = Array(value.utf8)
+        func digits(_ r: Range<Int>) -> Bool { bytes[r].allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+        switch type {
+        case .string, .binary:
+            return nil
+        case .date:
+            if bytes.count == 10, digits(0..<4), bytes[4] == 0x2D, digits(5..<7), bytes[7] == 0x2D, digits(8..<10) { return nil }
+            return "'\(value)' is not a date in YYYY-MM-DD form"
+        case .integer:
+            return Int32(value) == nil ? "'\(value)' is not a 32-bit decimal integer" : nil
+        case .long:
+            return Int64(value) == nil ? "'\(value)' is not a 64-bit decimal integer" : nil
+        case .double:
+            return Double(value).map { $0.isFinite } == true ? nil : "'\(value)' is not a finite decimal number"
+        case .boolean:
+            return value == "true" || value == "false" ? nil : "'\(value)' is not true or false"
+        case .timestamp:
+            // `YYYY-MM-DD HH:MM:SS[.ffffff]` in UTC, the form delta-rs writes.
+            if bytes.count >= 19, digits(0..<4), bytes[4] == 0x2D, digits(5..<7), bytes[7] == 0x2D, digits(8..<10),
+                bytes[10] == 0x20, digits(11..<13), bytes[13] == 0x3A, digits(14..<16), bytes[16] == 0x3A,
+                digits(17..<19), bytes.count == 19 || (bytes[19] == 0x2E && bytes.count > 20 && bytes.count <= 26 && digits(20..<bytes.count))
+            {
+                return nil
+            }
+            return "'\(value)' is not a timestamp in 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC) form"
+        }
+    }
+
     /// Whether a column may be a partition column: its name must survive Hive escaping
     /// unchanged and must not start with `_` or `.` (readers skip such directories).
     package static func isValidPartitionColumnName(_ name: String) -> Bool {

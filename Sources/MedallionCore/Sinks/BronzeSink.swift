@@ -16,7 +16,7 @@ package struct SinkOptions: Sendable {
     /// Parse, batch and forward, but write no table.
     package var dryRun = false
     package var writeAudit = true
-    package var compressionLevel: Int32 = 3
+    package var compressionLevel: Int32 = 1
 
     package init(lakeRoot: String, sinkID: String) {
         self.lakeRoot = lakeRoot

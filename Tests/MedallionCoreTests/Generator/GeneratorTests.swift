@@ -78,7 +78,7 @@ struct DeterminismTests {
 struct GoodLineTests {
     @Test func everyGoodLineIsAValidEnvelopeWithExactlyTheEnvelopeKeys() throws {
         let (bytes, _) = try generate(config(seed: 5), count: 20_000)
-        let expectedKeys = Set(Reference.requiredKeys + ["_source"])
+        let expectedKeys = Set(Reference.requiredKeys + ["attributes", "_source"])  // good lines always carry attributes
         for line in Reference.lines(bytes) {
             #expect(Reference.verdict(line, tenants: defaultTenantIDs) == "ok")
             let object = Reference.json(line)

@@ -7,9 +7,9 @@ import MedallionCore
 enum Reference {
     static let requiredKeys = [
         "tenant_id", "site_id", "device_id", "device_type", "event_type", "event_id", "event_time_utc",
-        "ingest_time_utc", "schema_version", "source_system", "payload", "attributes",
+        "ingest_time_utc", "schema_version", "source_system", "payload",
     ]
-    static let stringKeys = requiredKeys.filter { $0 != "payload" && $0 != "attributes" }
+    static let stringKeys = requiredKeys.filter { $0 != "payload" }
     static let idKeys = ["tenant_id", "site_id", "device_id", "event_type", "event_id"]
     static let maxLineBytes = 1 << 20
     static let maxDepth = 64
@@ -30,7 +30,8 @@ enum Reference {
         if Set(keys).count != keys.count { return "duplicate_key" }
         for key in requiredKeys where object[key] == nil { return "missing_field" }
         for key in stringKeys where !(object[key] is String) { return "wrong_type" }
-        guard object["payload"] is [String: Any], let attributes = object["attributes"] as? [String: Any],
+        // attributes is optional (docs/envelope.md); when present, an object of strings.
+        guard object["payload"] is [String: Any], let attributes = (object["attributes"] ?? [String: Any]()) as? [String: Any],
             attributes.values.allSatisfy({ $0 is String })
         else { return "wrong_type" }
         for key in idKeys where (object[key] as! String).isEmpty { return "empty_id" }

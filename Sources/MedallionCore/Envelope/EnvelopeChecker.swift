@@ -58,7 +58,9 @@ package struct EnvelopeChecker {
     package let policy: EnvelopePolicy
     private var scanner = JSONScanner()
     private var attributesScanner = JSONScanner()
-    private var fieldMember = [Int](repeating: -1, count: EnvelopeField.allCases.count)
+    /// Member index of each envelope field in the last line, -1 when absent.
+    private let fieldMember = FieldSlots()
+    private let keys = EnvelopeKeyTable()
     /// Indices (into the scanner's members) of the reserved `_` keys of the last line.
     package private(set) var reservedIndices: [Int] = []
     /// Index of the `_source` member among them, if present.
@@ -82,7 +84,7 @@ package struct EnvelopeChecker {
     /// The member of the last scanned line holding `field`, if present.
     package func member(_ field: EnvelopeField) -> JSONMember? {
         guard lastLineParsed else { return nil }
-        let index = fieldMember[field.rawValue]
+        let index = Int(fieldMember[field.rawValue])
         return index >= 0 ? scanner.members[index] : nil
     }
 
@@ -111,7 +113,7 @@ package struct EnvelopeChecker {
             return .rejected(Rejection(.notAnObject, "the line is a JSON \(kind.name), not an object; each line must be one envelope object"))
         }
         lastLineParsed = true
-        for i in fieldMember.indices { fieldMember[i] = -1 }
+        fieldMember.reset()
         reservedIndices.removeAll(keepingCapacity: true)
         sourceIndex = nil
 
@@ -127,12 +129,12 @@ package struct EnvelopeChecker {
                 }
                 continue
             }
-            if let field = EnvelopeField.lookup(key) {
+            if let field = keys.lookup(key) {
                 if fieldMember[field.rawValue] >= 0 {
                     return .rejected(Rejection(.duplicateField, field: field.name,
                         "envelope field '\(field.name)' appears more than once; readers disagree on which value wins, so the record is rejected"))
                 }
-                fieldMember[field.rawValue] = index
+                fieldMember[field.rawValue] = Int32(index)
             } else if key.count > 0, key[0] == UInt8(ascii: "_") {
                 for other in reservedIndices
                 where memcmpEqual(UnsafeRawBufferPointer(rebasing: line[scanner.members[other].keyStart..<scanner.members[other].keyEnd]), key) {
@@ -164,12 +166,12 @@ package struct EnvelopeChecker {
     /// The slow path for a key written with escapes (`"tenant\u005fid"`).
     private mutating func identify(bytes: [UInt8], memberIndex: Int, rawKey: Range<Int>, line: UnsafeRawBufferPointer) -> Rejection? {
         bytes.withUnsafeBytes { key -> Rejection? in
-            if let field = EnvelopeField.lookup(key) {
+            if let field = keys.lookup(key) {
                 if fieldMember[field.rawValue] >= 0 {
                     return Rejection(.duplicateField, field: field.name,
                         "envelope field '\(field.name)' appears more than once (once with escapes); the record is rejected")
                 }
-                fieldMember[field.rawValue] = memberIndex
+                fieldMember[field.rawValue] = Int32(memberIndex)
                 return nil
             }
             let text = String(decoding: key, as: UTF8.self)
@@ -278,7 +280,7 @@ package struct EnvelopeChecker {
     /// A string field's bytes. Escaped values (rare) are decoded into a
     /// scratch buffer whose view stays valid until the next call.
     private func stringBytes(_ field: EnvelopeField, _ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        let m = scanner.members[fieldMember[field.rawValue]]
+        let m = scanner.members[Int(fieldMember[field.rawValue])]
         let body = UnsafeRawBufferPointer(rebasing: line[(m.valueStart + 1)..<(m.valueEnd - 1)])
         guard m.valueEscaped else { return body }
         var decoded: [UInt8] = []
@@ -338,5 +340,24 @@ package final class ByteScratch {
         }
         bytes.withUnsafeBytes { if $0.count > 0 { pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         return UnsafeRawBufferPointer(start: pointer, count: bytes.count)
+    }
+}
+
+/// The member index of each envelope field in the current line (-1: absent),
+/// in storage that is read and written in place on the hot path.
+private final class FieldSlots {
+    private let slots = UnsafeMutablePointer<Int32>.allocate(capacity: 12)
+
+    init() { reset() }
+
+    deinit { slots.deallocate() }
+
+    @inline(__always)
+    func reset() { slots.update(repeating: -1, count: 12) }
+
+    @inline(__always)
+    subscript(_ field: Int) -> Int32 {
+        get { slots[field] }
+        set { slots[field] = newValue }
     }
 }

@@ -13,58 +13,7 @@ package enum EnvelopeField: Int, CaseIterable, Sendable {
     /// Every field but `attributes` is required (absent attributes mean `{}`).
     package var isRequired: Bool { self != .attributes }
 
-    /// A key's identity as two overlapping little-endian words (the first and
-    /// last eight bytes, or four for 7-byte names): comparing these costs two
-    /// loads, with no table walk and no reference counting per line.
-    @inline(__always)
-    private static func fingerprint(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
-        if n >= 8 {
-            return p.loadUnaligned(as: UInt64.self) &* 31 &+ p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-        }
-        return UInt64(p.loadUnaligned(as: UInt32.self)) << 32 | UInt64(p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
-    }
-
-    private static func fingerprint(_ name: StaticString) -> UInt64 {
-        fingerprint(UnsafeRawPointer(name.utf8Start), name.utf8CodeUnitCount)
-    }
-
-    private static let fpTenantID = fingerprint("tenant_id")
-    private static let fpSiteID = fingerprint("site_id")
-    private static let fpDeviceID = fingerprint("device_id")
-    private static let fpDeviceType = fingerprint("device_type")
-    private static let fpEventType = fingerprint("event_type")
-    private static let fpEventID = fingerprint("event_id")
-    private static let fpEventTime = fingerprint("event_time_utc")
-    private static let fpIngestTime = fingerprint("ingest_time_utc")
-    private static let fpSchemaVersion = fingerprint("schema_version")
-    private static let fpSourceSystem = fingerprint("source_system")
-    private static let fpPayload = fingerprint("payload")
-    private static let fpAttributes = fingerprint("attributes")
-
-    /// The field whose name is exactly these bytes, if any. The fingerprint
-    /// picks a candidate; one `memcmp` confirms it.
-    @inline(__always)
-    package static func lookup(_ key: UnsafeRawBufferPointer) -> EnvelopeField? {
-        let n = key.count
-        guard n >= 7, n <= 15, let p = key.baseAddress else { return nil }
-        let fp = fingerprint(p, n)
-        let candidate: EnvelopeField? = switch n {
-        case 7: fp == fpSiteID ? .siteID : fp == fpPayload ? .payload : nil
-        case 8: fp == fpEventID ? .eventID : nil
-        case 9: fp == fpTenantID ? .tenantID : fp == fpDeviceID ? .deviceID : nil
-        case 10: fp == fpEventType ? .eventType : fp == fpAttributes ? .attributes : nil
-        case 11: fp == fpDeviceType ? .deviceType : nil
-        case 13: fp == fpSourceSystem ? .sourceSystem : nil
-        case 14: fp == fpEventTime ? .eventTimeUTC : fp == fpSchemaVersion ? .schemaVersion : nil
-        case 15: fp == fpIngestTime ? .ingestTimeUTC : nil
-        default: nil
-        }
-        guard let candidate else { return nil }
-        let name = candidate.staticName
-        return name.utf8CodeUnitCount == n && memcmp(p, name.utf8Start, n) == 0 ? candidate : nil
-    }
-
-    private var staticName: StaticString {
+    var staticName: StaticString {
         switch self {
         case .tenantID: "tenant_id"
         case .siteID: "site_id"
@@ -79,6 +28,57 @@ package enum EnvelopeField: Int, CaseIterable, Sendable {
         case .payload: "payload"
         case .attributes: "attributes"
         }
+    }
+}
+
+/// Recognises envelope keys with two word loads and one `memcmp`.
+///
+/// A key's fingerprint is built from its first and last eight bytes (four
+/// for 7-byte names), which together cover every byte of the 7- to 15-byte
+/// envelope names; the fingerprint picks a candidate and `memcmp` confirms
+/// it. The constants live in the instance, so the hot path reads no lazily
+/// initialised globals.
+struct EnvelopeKeyTable {
+    private let fingerprints: InlineArray<12, UInt64>
+
+    init() {
+        var table = InlineArray<12, UInt64>(repeating: 0)
+        for field in EnvelopeField.allCases {
+            let name = field.staticName
+            table[field.rawValue] = Self.fingerprint(UnsafeRawPointer(name.utf8Start), name.utf8CodeUnitCount)
+        }
+        fingerprints = table
+    }
+
+    @inline(__always)
+    static func fingerprint(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
+        if n >= 8 {
+            return p.loadUnaligned(as: UInt64.self) &* 31 &+ p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        }
+        return UInt64(p.loadUnaligned(as: UInt32.self)) << 32 | UInt64(p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+    }
+
+    /// The field whose name is exactly these bytes, if any.
+    @inline(__always)
+    func lookup(_ key: UnsafeRawBufferPointer) -> EnvelopeField? {
+        let n = key.count
+        guard n >= 7, n <= 15, let p = key.baseAddress else { return nil }
+        let key = Self.fingerprint(p, n)
+        @inline(__always) func fp(_ f: EnvelopeField) -> UInt64 { fingerprints[f.rawValue] }
+        let candidate: EnvelopeField? = switch n {
+        case 7: key == fp(.siteID) ? .siteID : key == fp(.payload) ? .payload : nil
+        case 8: key == fp(.eventID) ? .eventID : nil
+        case 9: key == fp(.tenantID) ? .tenantID : key == fp(.deviceID) ? .deviceID : nil
+        case 10: key == fp(.eventType) ? .eventType : key == fp(.attributes) ? .attributes : nil
+        case 11: key == fp(.deviceType) ? .deviceType : nil
+        case 13: key == fp(.sourceSystem) ? .sourceSystem : nil
+        case 14: key == fp(.eventTimeUTC) ? .eventTimeUTC : key == fp(.schemaVersion) ? .schemaVersion : nil
+        case 15: key == fp(.ingestTimeUTC) ? .ingestTimeUTC : nil
+        default: nil
+        }
+        guard let candidate else { return nil }
+        let name = candidate.staticName
+        return name.utf8CodeUnitCount == n && memcmp(p, name.utf8Start, n) == 0 ? candidate : nil
     }
 }
 

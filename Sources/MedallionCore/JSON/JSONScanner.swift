@@ -69,21 +69,24 @@ package struct JSONSyntaxError: Error, Equatable, Sendable {
 /// (the envelope, `JSONValue`) check the keys it reports.
 package struct JSONScanner {
     package var maxDepth: Int
-    /// The top-level members of the last document, if it was an object.
-    package private(set) var members: [JSONMember] = []
-    /// One entry per open container below the top level: `true` for an object.
-    private var stack: [Bool] = []
+    private let storage = MemberStorage()
+    /// The top-level members of the last document, if it was an object. Valid
+    /// until the next `scan` (a view into storage reused across lines, so
+    /// recording a member costs no allocation and no uniqueness check).
+    package var members: UnsafeBufferPointer<JSONMember> {
+        UnsafeBufferPointer(start: storage.base, count: storage.count)
+    }
+    /// Open containers beyond the first 64 (the first 64 live in a register).
+    private var deepStack: [Bool] = []
 
     package init(maxDepth: Int = 512) {
         self.maxDepth = maxDepth
-        members.reserveCapacity(32)
-        stack.reserveCapacity(64)
     }
 
     /// Scans one complete document. On return `members` describes the top-level
     /// object (empty for any other kind).
     package mutating func scan(_ buffer: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> JSONKind {
-        members.removeAll(keepingCapacity: true)
+        storage.count = 0
         guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count > 0 else {
             throw JSONSyntaxError(kind: .syntax, offset: 0, detail: "empty input, expected a JSON value")
         }
@@ -133,7 +136,7 @@ package struct JSONScanner {
             } else {
                 try scanValue(&c, depth: 1)
             }
-            members.append(JSONMember(
+            storage.append(JSONMember(
                 keyStart: keyStart, keyEnd: keyEnd, keyEscaped: keyEscaped,
                 valueStart: valueStart, valueEnd: c.i, kind: kind ?? .null, valueEscaped: valueEscaped))
             c.skipWhitespace()
@@ -153,8 +156,14 @@ package struct JSONScanner {
 
     /// Scans one value of any kind at `c.i`, iteratively; `depth` is the number
     /// of containers already open around it.
+    ///
+    /// The stack of open containers (object or array) is a bitset in a
+    /// register for the first 64 levels, where real documents live, and an
+    /// array only beyond that: no allocation or reference counting per value.
     private mutating func scanValue(_ c: inout Cursor, depth: Int) throws(JSONSyntaxError) {
-        stack.removeAll(keepingCapacity: true)
+        var bits: UInt64 = 0  // bit 0 = innermost container is an object
+        var open = 0
+        deepStack.removeAll(keepingCapacity: true)
         let limit = maxDepth - depth
         while true {
             // Parse one value at c.i.
@@ -162,7 +171,7 @@ package struct JSONScanner {
             switch c.byte {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 let isObject = c.byte == UInt8(ascii: "{")
-                guard stack.count < limit else {
+                guard open < limit else {
                     throw JSONSyntaxError(kind: .tooDeep, offset: c.i, detail: "nesting deeper than \(maxDepth) levels")
                 }
                 c.i += 1
@@ -172,7 +181,12 @@ package struct JSONScanner {
                     c.i += 1
                     break  // an empty container is a complete value
                 }
-                stack.append(isObject)
+                if open < 64 {
+                    bits = bits << 1 | (isObject ? 1 : 0)
+                } else {
+                    deepStack.append(isObject)
+                }
+                open += 1
                 if isObject { try c.scanKeyAndColon() }
                 continue  // parse the first element
             case UInt8(ascii: "\""):
@@ -190,7 +204,8 @@ package struct JSONScanner {
             }
             // A value is complete: close containers or move to the next element.
             while true {
-                guard let isObject = stack.last else { return }
+                if open == 0 { return }
+                let isObject = open > 64 ? deepStack[deepStack.count - 1] : bits & 1 == 1
                 c.skipWhitespace()
                 guard c.i < c.n else { throw c.error(isObject ? "unterminated object" : "unterminated array") }
                 let b = c.byte
@@ -202,12 +217,43 @@ package struct JSONScanner {
                 }
                 if b == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     c.i += 1
-                    stack.removeLast()
+                    if open > 64 {
+                        deepStack.removeLast()
+                    } else {
+                        bits >>= 1
+                    }
+                    open -= 1
                     continue
                 }
                 throw c.error(isObject ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
             }
         }
+    }
+}
+
+/// Growable storage for top-level members, owned by one scanner.
+private final class MemberStorage {
+    var base: UnsafeMutablePointer<JSONMember>
+    var capacity = 32
+    var count = 0
+
+    init() { base = .allocate(capacity: capacity) }
+
+    deinit { base.deallocate() }
+
+    @inline(__always)
+    func append(_ member: JSONMember) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: member)
+        count += 1
+    }
+
+    private func grow() {
+        let bigger = UnsafeMutablePointer<JSONMember>.allocate(capacity: capacity * 2)
+        bigger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity *= 2
     }
 }
 
@@ -229,6 +275,7 @@ private struct Cursor {
 
     static func isASCII(_ b: UInt8) -> Bool { b < 0x80 }
 
+    @inline(__always)
     static func kind(of b: UInt8) -> JSONKind? {
         switch b {
         case UInt8(ascii: "{"): .object
@@ -254,6 +301,7 @@ private struct Cursor {
         }
     }
 
+    @inline(__always)
     mutating func expectLiteral(_ literal: StaticString) throws(JSONSyntaxError) {
         let count = literal.utf8CodeUnitCount
         guard i + count <= n else { throw error("invalid literal, expected '\(literal)'") }
@@ -265,6 +313,7 @@ private struct Cursor {
         i += count
     }
 
+    @inline(__always)
     mutating func scanKeyAndColon() throws(JSONSyntaxError) {
         guard i < n, p[i] == UInt8(ascii: "\"") else { throw error("expected '\"' to start an object key") }
         _ = try scanString()
@@ -275,6 +324,7 @@ private struct Cursor {
     }
 
     /// Number grammar of RFC 8259 §6: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    @inline(__always)
     mutating func scanNumber() throws(JSONSyntaxError) {
         @inline(__always) func isDigit(_ b: UInt8) -> Bool { b &- UInt8(ascii: "0") < 10 }
         if p[i] == UInt8(ascii: "-") { i += 1 }
@@ -317,6 +367,16 @@ private struct Cursor {
                 if special & highs != 0 { break }
                 i += 8
             }
+            // The special byte is near (within 8 bytes, or in the tail):
+            // walk to it without re-entering the word loop per byte.
+            while i < n {
+                let b = p[i]
+                if b &- 0x20 < 0x60, b != UInt8(ascii: "\""), b != UInt8(ascii: "\\") {
+                    i += 1
+                } else {
+                    break
+                }
+            }
             guard i < n else { throw error("unterminated string") }
             let b = p[i]
             if b == UInt8(ascii: "\"") {
@@ -328,10 +388,8 @@ private struct Cursor {
                 try scanEscape()
             } else if b < 0x20 {
                 throw error("unescaped control character in a string")
-            } else if b >= 0x80 {
-                try scanUTF8Sequence()
             } else {
-                i += 1
+                try scanUTF8Sequence()
             }
         }
     }

@@ -116,7 +116,10 @@ sink_cmd="cat \"$file\" | $TIME -f %M -o \"$WORK_DIR/rss.txt\" bash -c 'eval \"e
 measure bronze-sink "$sink_cmd" "$TABLE_ROOT"
 sk_s=$M_S; sk_rss=$M_RSS
 sk_disk=$(du -sb "$TABLE_ROOT" | cut -f1)
-read -r sk_rows sk_tables < <(rows_in "$TABLE_ROOT")
+# Count the Bronze table only (bronze-sink also writes audit rows under the same root).
+sk_dir="$TABLE_ROOT"
+[ -d "$TABLE_ROOT/bronze/events" ] && sk_dir="$TABLE_ROOT/bronze/events"
+read -r sk_rows sk_tables < <(rows_in "$sk_dir")
 
 py_eps=$(calc "$lines / $py_s"); sk_eps=$(calc "$lines / $sk_s")
 rate_x=$(calc "$sk_eps / $py_eps")

@@ -10,8 +10,8 @@ What it measures
          batch alive at a time, Arrow data for all of them),
       2. build one Arrow table with the envelope columns: ids and versions as
          strings, payload and attributes as JSON text (re-serialized by orjson),
-         event/ingest time as timestamp[us, UTC], `_source` as a struct
-         {source: string, partition: int32, offset: int64}, and ingest_date
+         event/ingest time as timestamp[us, UTC], `_source` as three columns
+         _source_id string, _source_partition int64, _source_offset int64 (as bronze-sink), and ingest_date
          (YYYY-MM-DD, the first 10 characters of ingest_time_utc),
       3. write it with deltalake.write_deltalake(..., partition_by=
          [tenant_id, event_type, ingest_date], ZSTD) as one commit.
@@ -49,7 +49,7 @@ BATCH_LINES = 100_000
 COLUMN_ORDER = [
     "tenant_id", "site_id", "device_id", "device_type", "event_type", "event_id",
     "event_time_utc", "ingest_time_utc", "schema_version", "source_system",
-    "payload", "attributes", "_source", "ingest_date",
+    "payload", "attributes", "_source_id", "_source_partition", "_source_offset", "ingest_date",
 ]
 
 
@@ -83,10 +83,10 @@ def to_record_batch(cols, src):
         arrays[k] = pc.cast(pa.array(cols[k], pa.string()), pa.timestamp("us", tz="UTC"))
     arrays["payload"] = pa.array(cols["payload"], pa.string())
     arrays["attributes"] = pa.array(cols["attributes"], pa.string())
-    arrays["_source"] = pa.StructArray.from_arrays(
-        [pa.array(src[0], pa.string()), pa.array(src[1], pa.int32()), pa.array(src[2], pa.int64())],
-        names=["source", "partition", "offset"],
-    )
+    # The same layout bronze-sink writes: three flat position columns.
+    arrays["_source_id"] = pa.array(src[0], pa.string())
+    arrays["_source_partition"] = pa.array(src[1], pa.int64())
+    arrays["_source_offset"] = pa.array(src[2], pa.int64())
     arrays["ingest_date"] = pc.utf8_slice_codeunits(pa.array(cols["ingest_time_utc"], pa.string()), 0, 10)
     return pa.RecordBatch.from_arrays([arrays[k] for k in COLUMN_ORDER], names=COLUMN_ORDER)
 

@@ -15,6 +15,8 @@ package struct LakeError: Error, CustomStringConvertible, Sendable, Equatable {
         case schemaMismatch
         /// `_delta_log` holds something we cannot replay (gap, bad JSON, missing metaData).
         case corruptLog
+        /// A data file is damaged or not what the log says (size, magic, footer, pages).
+        case corruptFile
         /// A concurrent writer changed the table in a way an append cannot ride over.
         case commitConflict
         /// libzstd refused to compress a page.

@@ -60,13 +60,14 @@ package struct StageError: Error, CustomStringConvertible, Sendable {
 
 extension StageError {
     /// Maps a Lake (Parquet/Delta) failure to the stage contract's exit codes:
-    /// I/O problems exit 74, a table whose schema or log we must not touch 78,
-    /// anything else (a bug or an unsupported table) 70.
+    /// I/O problems exit 74, a damaged data file 65, a table whose schema or
+    /// log we must not touch 78, a bug 70.
     package init(_ error: LakeError) {
         let code: Code = switch error.code {
         case .io, .compression: .io
         case .schemaMismatch, .corruptLog, .unsupported, .commitConflict: .config
         case .invalidArgument: .software
+        case .corruptFile: .data
         }
         self.init(code, error.description)
     }

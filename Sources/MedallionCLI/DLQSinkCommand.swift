@@ -13,21 +13,102 @@ package struct DLQSinkCommand: ParsableCommand {
         reported_event_type). A line that is not a DLQ record is stored wrapped as not_a_dlq_record. \
         Stored records are forwarded on stdout after each commit.
 
-        Example:
+        With --redrive it reads the DLQ table instead and writes the original raw lines of the \
+        records that match --reason, --stage, --tenant, --since and --until to stdout, byte for byte, \
+        so they can be fed through the pipeline again. Records kept only as a prefix (line_too_long) \
+        are counted, never emitted.
+
+        Examples:
           dlq-sink --lake ./lake --input envelope-check.dlq.ndjson --input bronze.dlq.fifo
+          dlq-sink --lake ./lake --redrive --reason bad_timestamp --since 2026-03-01T00:00:00Z | envelope-check --tenant acme
         """,
         version: medallionVersion)
+
+    @Flag(help: "Re-emit stored DLQ records as their original lines instead of storing input.")
+    var redrive = false
+
+    @Option(help: ArgumentHelp("Redrive only these reason codes (comma-separated).", valueName: "list"))
+    var reason: String?
+
+    @Option(help: ArgumentHelp("Redrive only records rejected by these stages (comma-separated).", valueName: "list"))
+    var stage: String?
+
+    @Option(help: "Redrive only this tenant's records.")
+    var tenant: String?
+
+    @Option(help: ArgumentHelp("Redrive records rejected at or after this time (RFC 3339 UTC).", valueName: "time"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Redrive records rejected before this time (RFC 3339 UTC).", valueName: "time"))
+    var until: String?
 
     @OptionGroup var sink: SinkFlags
     @OptionGroup var standard: StandardOptions
 
     package init() {}
 
+    package func validate() throws {
+        if !redrive, reason != nil || stage != nil || tenant != nil || since != nil || until != nil {
+            throw ValidationError("--reason, --stage, --tenant, --since and --until select records to redrive; add --redrive")
+        }
+        if redrive, sink.lake == nil {
+            throw ValidationError("--redrive reads the DLQ table: give the storage root with --lake DIR")
+        }
+        for (flag, value) in [("--since", since), ("--until", until)] {
+            if let value, Self.micros(value) == nil {
+                throw ValidationError("\(flag) '\(value)' is not an RFC 3339 UTC timestamp like 2026-03-01T00:00:00Z")
+            }
+        }
+    }
+
+    static func micros(_ text: String) -> Int64? {
+        var text = text
+        let parsed = text.withUTF8 { Timestamp.parseMicros(UnsafeRawBufferPointer($0)) }
+        if case .success(let v) = parsed { return v }
+        return nil
+    }
+
     package func run() throws {
+        if redrive { return try runRedrive() }
         let options = sink.sinkOptions(defaultSinkID: "dlq-sink", tenant: nil)
         try runFilter(stage: "dlq-sink", options: standard) { (runtime) throws(StageError) in
             let sink = try DLQSink(options: options)
             try sink.run(runtime)
+        }
+    }
+
+    private func runRedrive() throws {
+        Signals.install()
+        var plan = DLQRedrive()
+        plan.reasons = commaList(reason)
+        plan.stages = commaList(stage)
+        plan.tenant = tenant
+        plan.sinceMicros = since.flatMap(Self.micros)
+        plan.untilMicros = until.flatMap(Self.micros)
+        let output = OutputWriter(fd: 1, name: "stdout", lineBuffered: standard.lineBuffered)
+        let started = monotonicSeconds()
+        do {
+            let result = try plan.run(lakeRoot: sink.lake!, output: output) { message in
+                reportError(stage: "dlq-sink", StageError(.data, message))
+            }
+            var w = JSONWriter()
+            w.beginObject()
+            w.key("ts"); w.string(Timestamp.isoMillis(wallClockMicros()))
+            w.key("level"); w.string(result.filesFailed == 0 ? "info" : "error")
+            w.key("stage"); w.string("dlq-sink")
+            w.key("event"); w.string("summary")
+            w.key("mode"); w.string("redrive")
+            w.key("status"); w.string(result.filesFailed == 0 ? "ok" : "failed")
+            w.key("rows_out"); w.int(result.emitted)
+            w.key("skipped_truncated"); w.int(result.skippedTruncated)
+            w.key("files_failed"); w.int(result.filesFailed)
+            w.key("seconds"); w.double(((monotonicSeconds() - started) * 1000).rounded() / 1000)
+            w.endObject()
+            writeDiagnostic(w.bytes)
+            if result.filesFailed > 0 { throw ExitCode(ExitStatus.dataError.rawValue) }
+        } catch let error as StageError {
+            reportError(stage: "dlq-sink", error)
+            throw ExitCode(error.exitStatus.rawValue)
         }
     }
 }

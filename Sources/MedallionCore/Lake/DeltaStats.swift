@@ -140,8 +140,7 @@ package enum DeltaStats {
     }
 
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
-        let q = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+        a.floorDividedBy(b).quotient
     }
 
     private static func pad(_ v: Int64, _ width: Int) -> String {
@@ -149,29 +148,15 @@ package enum DeltaStats {
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
-    /// Proleptic Gregorian date for a day count (Howard Hinnant's days-to-civil algorithm).
+    /// Proleptic Gregorian date for a day count (the core's `Timestamp` calendar).
     static func civilFromDays(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = floorDiv(z, 146_097)
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        return (y, m, d)
+        let (y, m, d) = Timestamp.civilFromDays(Int(days))
+        return (Int64(y), Int64(m), Int64(d))
     }
 
-    /// Days since 1970-01-01 for a civil date (inverse of ``civilFromDays(_:)``), for callers
-    /// that build `date` columns and partition values.
+    /// Days since 1970-01-01 for a civil date, for callers that build `date`
+    /// columns and partition values.
     package static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDiv(y, 400)
-        let yoe = y - era * 400
-        let mp = month > 2 ? month - 3 : month + 9
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        Int64(Timestamp.daysFromCivil(year: Int(year), month: Int(month), day: Int(day)))
     }
 }

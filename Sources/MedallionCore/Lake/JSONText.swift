@@ -85,34 +85,13 @@ struct JSONText {
         needsComma[needsComma.count - 1] = true
     }
 
-    /// Appends `value` as a JSON string literal, escaping quotes, backslashes and control characters.
+    /// Appends `value` as a JSON string literal, with the core's one escaping
+    /// rule (`JSONWriter.appendQuoted`).
     static func appendQuoted(_ value: String, to out: inout String) {
-        out.append("\"")
-        var plainStart = value.utf8.startIndex
-        let utf8 = value.utf8
-        var index = utf8.startIndex
-        while index != utf8.endIndex {
-            let byte = utf8[index]
-            if byte == 0x22 || byte == 0x5C || byte < 0x20 {
-                out.append(contentsOf: value[plainStart..<index])
-                switch byte {
-                case 0x22: out.append("\\\"")
-                case 0x5C: out.append("\\\\")
-                case 0x0A: out.append("\\n")
-                case 0x0D: out.append("\\r")
-                case 0x09: out.append("\\t")
-                default:
-                    let hex = Array("0123456789abcdef")
-                    out.append("\\u00")
-                    out.append(hex[Int(byte >> 4)])
-                    out.append(hex[Int(byte & 0xF)])
-                }
-                plainStart = utf8.index(after: index)
-            }
-            index = utf8.index(after: index)
-        }
-        out.append(contentsOf: value[plainStart..<utf8.endIndex])
-        out.append("\"")
+        var bytes: [UInt8] = []
+        var value = value
+        value.withUTF8 { JSONWriter.appendQuoted(UnsafeRawBufferPointer($0), to: &bytes) }
+        out.append(String(decoding: bytes, as: UTF8.self))
     }
 
     static func quoted(_ value: String) -> String {

@@ -21,15 +21,20 @@ package struct EnvelopePolicy: Sendable {
     /// Whether `name` is safe as a Hive partition path segment:
     /// `[a-z0-9][a-z0-9._-]{0,63}`. A leading dot is impossible, so `.` and
     /// `..` are never accepted, and no `/` can appear.
+    @inline(__always)
     package static func isSafeID(_ name: UnsafeRawBufferPointer) -> Bool {
         guard name.count >= 1, name.count <= 64 else { return false }
-        for (index, b) in name.enumerated() {
-            let alnum = (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
-            if alnum { continue }
-            if index > 0, b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") { continue }
-            return false
+        // Bit b of (low, high) is set when byte b (0-63, 64-127) may appear:
+        // low holds '-', '.', '0'-'9'; high holds '_', 'a'-'z'.
+        let low: UInt64 = (1 << 45) | (1 << 46) | (0x3FF << 48)
+        let high: UInt64 = (1 << (95 - 64)) | (0x3FF_FFFF << (97 - 64))
+        for b in name {
+            let allowed = b < 64 ? (low >> UInt64(b)) & 1 : b < 128 ? (high >> UInt64(b - 64)) & 1 : 0
+            if allowed == 0 { return false }
         }
-        return true
+        // The first byte must be a letter or digit, so "." and ".." never pass.
+        let first = name[0]
+        return (first >= UInt8(ascii: "a") && first <= UInt8(ascii: "z")) || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
     }
 
     package static func isSafeID(_ name: String) -> Bool {
@@ -82,6 +87,7 @@ package struct EnvelopeChecker {
     }
 
     /// The member of the last scanned line holding `field`, if present.
+    @inline(__always)
     package func member(_ field: EnvelopeField) -> JSONMember? {
         guard lastLineParsed else { return nil }
         let index = Int(fieldMember[field.rawValue])
@@ -266,6 +272,7 @@ package struct EnvelopeChecker {
         return Rejection(.wrongType, field: field.name, "\(field.name) is a \(kind); expected \(expected)")
     }
 
+    @inline(__always)
     private func checkText(_ field: EnvelopeField, _ line: UnsafeRawBufferPointer) -> Rejection? {
         guard let m = member(field) else { return nil }
         guard m.kind == .string else { return wrongType(field, expected: "a non-empty string", line) }
@@ -279,6 +286,7 @@ package struct EnvelopeChecker {
 
     /// A string field's bytes. Escaped values (rare) are decoded into a
     /// scratch buffer whose view stays valid until the next call.
+    @inline(__always)
     private func stringBytes(_ field: EnvelopeField, _ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         let m = scanner.members[Int(fieldMember[field.rawValue])]
         let body = UnsafeRawBufferPointer(rebasing: line[(m.valueStart + 1)..<(m.valueEnd - 1)])

@@ -41,6 +41,7 @@ package final class InputSource: @unchecked Sendable {
             ownsDescriptor = true
         }
         zstd = path.hasSuffix(".zst") ? ZstdReader() : nil
+        growPipeBuffer(fd)
     }
 
     deinit {

@@ -34,6 +34,7 @@ package final class OutputWriter {
         self.lineBuffered = lineBuffered
         self.ownsDescriptor = ownsDescriptor
         buffer = .allocate(byteCount: self.capacity, alignment: 64)
+        growPipeBuffer(fd)
     }
 
     /// Opens `path` for appending (creating it with mode 0644); a FIFO is

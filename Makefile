@@ -26,7 +26,7 @@ unit: build $(PY)
 	MEDALLION_REQUIRE_READERS=1 $(SWIFT) test
 
 e2e: build $(PY)
-	MEDALLION_BIN=$(DEBUG) $(PY) -m pytest -q tests/e2e
+	MEDALLION_BIN=$(CURDIR)/$(DEBUG) $(PY) -m pytest -q tests/e2e
 
 test: unit e2e
 

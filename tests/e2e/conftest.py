@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(os.environ.get("MEDALLION_BIN", ROOT / ".build" / "debug"))
+BIN = pathlib.Path(os.environ.get("MEDALLION_BIN", ROOT / ".build" / "debug")).resolve()
 SHARED = ROOT.parent / "shared"
 
 

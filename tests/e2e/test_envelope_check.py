@@ -202,3 +202,16 @@ def test_dlq_to_a_fifo_reader_sees_every_record_and_eof(tmp_path):
     got, _ = reader.communicate(timeout=20)
     assert status == 0, err
     assert len([json.loads(x) for x in got.splitlines()]) == 500
+
+
+def test_line_buffered_output_arrives_line_by_line_while_input_stays_open(tmp_path):
+    proc = subprocess.Popen([binary("envelope-check"), *CHECK, "--line-buffered", "--dlq", str(tmp_path / "d")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for i in range(3):
+        rec = line(envelope(event_id=f"e-{i}"))
+        proc.stdin.write(rec)
+        proc.stdin.flush()
+        assert proc.stdout.readline() == rec  # arrives before the next line is even sent
+    proc.stdin.close()
+    proc.wait(timeout=20)
+    assert proc.returncode == 0

@@ -230,3 +230,19 @@ def test_redrive_flags_without_redrive_are_a_usage_error(tmp_path):
     assert status == 64 and "--redrive" in err
     status, _, err = run([binary("dlq-sink"), "--lake", str(tmp_path), "--redrive", "--since", "yesterday"])
     assert status == 64 and "--since" in err
+
+
+def test_bronze_sigterm_commits_the_batch_in_flight_and_exits_0(tmp_path):
+    lake = tmp_path / "lake"
+    proc = subprocess.Popen([binary("bronze-sink"), "--lake", str(lake), *TENANTS, "--flush-interval", "600"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    data = ndjson(events(500))
+    proc.stdin.write(data)
+    proc.stdin.flush()
+    time.sleep(1.0)  # read, batched, not yet committed (flush interval 10 minutes, batch 100k rows)
+    proc.send_signal(signal.SIGTERM)  # while blocked waiting for more input on an open pipe
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert out == data  # forwarded after the commit
+    assert summary(err.decode())["status"] == "stopped"
+    assert deltalake.DeltaTable(str(lake / "bronze" / "events")).to_pyarrow_table().num_rows == 500

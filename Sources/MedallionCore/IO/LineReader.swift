@@ -96,12 +96,6 @@ package final class LineReader {
         }
     }
 
-    /// Whether a complete line is already buffered, i.e. the next `next()`
-    /// will not block on a read. Stages flush their output before blocking.
-    package var hasBufferedLine: Bool {
-        memchr(buffer + scanFrom, 0x0A, end - scanFrom) != nil
-    }
-
     private func findNewline() -> Int? {
         guard scanFrom < end, let hit = memchr(buffer + scanFrom, 0x0A, end - scanFrom) else { return nil }
         return buffer.distance(to: hit)

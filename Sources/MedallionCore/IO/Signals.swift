@@ -20,9 +20,6 @@ package enum Signals {
     /// Whether SIGTERM or SIGINT has been received.
     package static var stopRequested: Bool { stop.load(ordering: .relaxed) }
 
-    /// For tests and for stages that stop on their own (e.g. a `fail` rule).
-    package static func requestStop() { stop.store(true, ordering: .relaxed) }
-
     package static func install() {
         signal(SIGPIPE, SIG_IGN)
         var action = sigaction()

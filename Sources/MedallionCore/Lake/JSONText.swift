@@ -93,10 +93,4 @@ struct JSONText {
         value.withUTF8 { JSONWriter.appendQuoted(UnsafeRawBufferPointer($0), to: &bytes) }
         out.append(String(decoding: bytes, as: UTF8.self))
     }
-
-    static func quoted(_ value: String) -> String {
-        var out = ""
-        appendQuoted(value, to: &out)
-        return out
-    }
 }

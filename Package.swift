@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -15,7 +16,7 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
-        .target(name: "MedallionCore", dependencies: ["CZstd"]),
+        .target(name: "MedallionCore", dependencies: ["CZstd", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "MedallionCLI",
             dependencies: [
@@ -27,7 +28,9 @@ let package = Package(
         .executableTarget(name: "bronze-sink", dependencies: ["MedallionCLI"]),
         .executableTarget(name: "dlq-sink", dependencies: ["MedallionCLI"]),
         .executableTarget(name: "medallion", dependencies: ["MedallionCLI"]),
-        .testTarget(name: "MedallionCoreTests", dependencies: ["MedallionCore"]),
+        .testTarget(
+            name: "MedallionCoreTests", dependencies: ["MedallionCore"],
+            exclude: ["Config/Fixtures"]),
     ]
 )
 

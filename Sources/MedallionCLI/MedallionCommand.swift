@@ -1,14 +1,14 @@
 import ArgumentParser
 import MedallionCore
 
-/// The runner. For now it hosts `generate`; `run`, `check` and `onboard`
-/// join it as the configuration tree lands.
+/// The runner: sample data, the configuration tree's checks and
+/// onboarding scaffolds. `run` joins it with the pipeline runner.
 package struct MedallionCommand: ParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "medallion",
         abstract: "medallion: a config-driven streaming data platform built from small Unix filters.",
         version: medallionVersion,
-        subcommands: [GenerateCommand.self])
+        subcommands: [GenerateCommand.self, CheckCommand.self, ConfigCommand.self, OnboardCommand.self])
 
     package init() {}
 }

@@ -15,6 +15,9 @@ package struct BronzeSinkCommand: ParsableCommand {
 
         Example:
           envelope-check --tenant acme < events.ndjson | bronze-sink --lake ./lake --tenant acme > committed.ndjson
+
+        With --config DIR --tenant T [--env E], the storage root, batching, compression level and \
+        enabled event types come from the configuration tree; flags given by hand override them.
         """,
         version: medallionVersion)
 
@@ -28,12 +31,14 @@ package struct BronzeSinkCommand: ParsableCommand {
     var eventTypes: String?
 
     @OptionGroup var sink: SinkFlags
+    @OptionGroup var location: ConfigLocation
     @OptionGroup var standard: StandardOptions
 
     package init() {}
 
     package func validate() throws {
         try standard.requireSingleInput("bronze-sink")
+        if location.config == nil { try sink.requireLake() }
         for name in [tenant].compactMap({ $0 }) + (commaList(tenants) ?? []) + (commaList(eventTypes) ?? [])
         where !EnvelopePolicy.isSafeID(name) {
             throw ValidationError("'\(name)' is not a valid tenant or event type name; use [a-z0-9][a-z0-9._-]{0,63}")
@@ -41,9 +46,10 @@ package struct BronzeSinkCommand: ParsableCommand {
     }
 
     package func run() throws {
+        let settings = try location.settings(stage: "bronze-sink", tenant: tenant)
         let policy = EnvelopePolicy(pipelineTenant: tenant, allowedTenants: commaList(tenants),
-                                    allowedEventTypes: commaList(eventTypes))
-        let options = sink.sinkOptions(defaultSinkID: "bronze-sink", tenant: tenant)
+                                    allowedEventTypes: commaList(eventTypes) ?? settings?.eventTypes)
+        let options = sink.sinkOptions(defaultSinkID: "bronze-sink", tenant: tenant, settings: settings)
         try runFilter(stage: "bronze-sink", options: standard) { (runtime) throws(StageError) in
             let sink = try BronzeSink(options: options, policy: policy)
             try sink.run(runtime)

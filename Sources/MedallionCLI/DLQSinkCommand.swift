@@ -48,6 +48,7 @@ package struct DLQSinkCommand: ParsableCommand {
     package init() {}
 
     package func validate() throws {
+        if !redrive { try sink.requireLake() }
         if !redrive, reason != nil || stage != nil || tenant != nil || since != nil || until != nil {
             throw ValidationError("--reason, --stage, --tenant, --since and --until select records to redrive; add --redrive")
         }

@@ -11,8 +11,13 @@ package struct EnvelopeCheckCommand: ParsableCommand {
         with a reason code (docs/dlq.md). Position marks ({"_mark":...}) are forwarded. \
         A one-line JSON summary (rows_in = rows_out + rows_dlq) goes to stderr at exit.
 
-        Example:
+        With --config DIR the tenant's enabled event types come from the configuration tree \
+        (configs/tenants/<tenant>/tenant.yaml merged with the --env overlay); --event-types and \
+        --tenants still override it. A configuration problem exits 78 naming file, line and fix.
+
+        Examples:
           zstdcat capture.ndjson.zst | envelope-check --tenant acme --dlq rejects.ndjson > valid.ndjson
+          envelope-check --config . --tenant acme --env prod < events.ndjson > valid.ndjson
         """,
         version: medallionVersion)
 
@@ -28,6 +33,7 @@ package struct EnvelopeCheckCommand: ParsableCommand {
     @Flag(name: .long, help: "Print every DLQ reason code with its meaning, then exit.")
     var listReasons = false
 
+    @OptionGroup var location: ConfigLocation
     @OptionGroup var standard: StandardOptions
 
     package init() {}
@@ -49,8 +55,10 @@ package struct EnvelopeCheckCommand: ParsableCommand {
             for reason in RejectReason.allCases { print("\(reason.rawValue)\t\(reason.summary)") }
             return
         }
+        // Flags win over the tree: a flag given by hand is the more specific intent.
+        let settings = try location.settings(stage: "envelope-check", tenant: tenant)
         let policy = EnvelopePolicy(pipelineTenant: tenant, allowedTenants: commaList(tenants),
-                                    allowedEventTypes: commaList(eventTypes))
+                                    allowedEventTypes: commaList(eventTypes) ?? settings?.eventTypes)
         try runFilter(stage: "envelope-check", options: standard) { (runtime) throws(StageError) in
             try EnvelopeCheckStage.run(runtime, policy: policy)
         }

@@ -12,17 +12,19 @@ package struct SinkFlags: ParsableArguments {
     @Option(name: .long, help: "Pipeline name recorded in the audit table.")
     var pipeline: String = "adhoc"
 
-    @Option(name: .long, help: "Commit a batch after this many rows.")
-    var batchRows: Int = 100_000
+    // Optional so that a value from the configuration tree (--config) is
+    // used unless the flag is given; the defaults below apply to neither.
+    @Option(name: .long, help: "Commit a batch after this many rows (default 100000).")
+    var batchRows: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Commit a batch after this many bytes of row data.", valueName: "bytes"))
-    var batchBytes: Int = 64 << 20
+    @Option(name: .long, help: ArgumentHelp("Commit a batch after this many bytes of row data (default 64 MiB).", valueName: "bytes"))
+    var batchBytes: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Commit a non-empty batch after this many seconds, even on a quiet stream.", valueName: "seconds"))
-    var flushInterval: Double = 5
+    @Option(name: .long, help: ArgumentHelp("Commit a non-empty batch after this many seconds, even on a quiet stream (default 5).", valueName: "seconds"))
+    var flushInterval: Double?
 
-    @Option(name: .long, help: "zstd level for Parquet pages (1-19; 1 is both faster and, on event data, smaller than 3).")
-    var compressionLevel: Int32 = 1
+    @Option(name: .long, help: "zstd level for Parquet pages (1-19, default 1; 1 is both faster and, on event data, smaller than 3).")
+    var compressionLevel: Int32?
 
     @Flag(name: .long, help: "Parse, batch and forward, but write no table.")
     var dryRun = false
@@ -33,25 +35,33 @@ package struct SinkFlags: ParsableArguments {
     package init() {}
 
     package func validate() throws {
-        if !dryRun, lake == nil {
-            throw ValidationError("give the storage root with --lake DIR (or use --dry-run)")
+        if let batchRows, batchRows < 1 { throw ValidationError("--batch-rows must be at least 1") }
+        if let batchBytes, batchBytes < 1024 { throw ValidationError("--batch-bytes must be at least 1024") }
+        if let flushInterval, flushInterval <= 0 { throw ValidationError("--flush-interval must be positive") }
+        if let compressionLevel, !(1...19).contains(compressionLevel) {
+            throw ValidationError("--compression-level must be 1 to 19")
         }
-        guard batchRows >= 1 else { throw ValidationError("--batch-rows must be at least 1") }
-        guard batchBytes >= 1024 else { throw ValidationError("--batch-bytes must be at least 1024") }
-        guard flushInterval > 0 else { throw ValidationError("--flush-interval must be positive") }
-        guard (1...19).contains(compressionLevel) else { throw ValidationError("--compression-level must be 1 to 19") }
     }
 
-    package func sinkOptions(defaultSinkID: String, tenant: String?) -> SinkOptions {
-        var o = SinkOptions(lakeRoot: lake ?? ".", sinkID: sinkId ?? defaultSinkID)
+    /// The storage root must come from somewhere: --lake, or the tree's
+    /// `storage.root` when the command also takes --config.
+    package func requireLake() throws {
+        if !dryRun, lake == nil {
+            throw ValidationError("give the storage root with --lake DIR, or --config DIR --tenant T (or use --dry-run)")
+        }
+    }
+
+    /// Flags first, then the tenant's settings from the tree, then defaults.
+    package func sinkOptions(defaultSinkID: String, tenant: String?, settings: TenantSettings? = nil) -> SinkOptions {
+        var o = SinkOptions(lakeRoot: lake ?? settings?.storageRoot ?? ".", sinkID: sinkId ?? defaultSinkID)
         o.pipeline = pipeline
         o.tenant = tenant
-        o.batchRows = batchRows
-        o.batchBytes = batchBytes
-        o.flushIntervalSeconds = flushInterval
+        o.batchRows = batchRows ?? settings?.batching.rows ?? 100_000
+        o.batchBytes = batchBytes ?? settings?.batching.bytes ?? 64 << 20
+        o.flushIntervalSeconds = flushInterval ?? settings?.batching.flushIntervalSeconds ?? 5
         o.dryRun = dryRun
         o.writeAudit = !noAudit
-        o.compressionLevel = compressionLevel
+        o.compressionLevel = compressionLevel ?? settings.map { Int32($0.compressionLevel) } ?? 1
         return o
     }
 }

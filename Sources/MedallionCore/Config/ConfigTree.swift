@@ -27,6 +27,7 @@ package struct ConfigTree: Sendable {
     package private(set) var schemas: [String: [PayloadSchema]] = [:]
     package private(set) var rules: [String: EventTypeRules] = [:]
     package private(set) var pipelines: [String: PipelineSpec] = [:]
+    private var secretProblems: [ConfigProblem] = []
 
     static let platformFile = "configs/global/platform.yaml"
 
@@ -43,6 +44,11 @@ package struct ConfigTree: Sendable {
     package static func load(root: String, tenant only: String? = nil) -> ConfigTree {
         var tree = ConfigTree(root: root)
         tree.loadAll(only: only)
+        // A secret on a line already reported (an unknown `connection_string`
+        // key, a secret in `connection_string_env`) is one mistake, not two.
+        let located = Set(tree.problems.map { "\($0.file):\($0.line)" })
+        tree.problems += tree.secretProblems.filter { !located.contains("\($0.file):\($0.line)") }
+        tree.secretProblems = []
         tree.problems = Self.sortedUnique(tree.problems)
         return tree
     }
@@ -535,8 +541,9 @@ package struct ConfigTree: Sendable {
         case .string(let s):
             let markers = ["SharedAccessKey=", "SharedAccessSignature", "AccountKey=", "Password=", "password=", "sig="]
             if markers.contains(where: { s.contains($0) }) {
-                report(value.origin, path, "a secret is written in the file",
-                       "remove it (and rotate it: it may be in version control), export it as an environment variable and name that variable with `connection_string_env`")
+                secretProblems.append(ConfigProblem(
+                    file: value.origin.file, line: value.origin.line, keyPath: path, message: "a secret is written in the file",
+                    fix: "remove it (and rotate it: it may be in version control), export it as an environment variable and name that variable with `connection_string_env`"))
             }
         case .map(let entries):
             for e in entries { scanForSecrets(e.value, path: ShapeChecker.join(path, e.key)) }

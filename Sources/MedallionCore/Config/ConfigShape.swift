@@ -138,6 +138,13 @@ package struct ShapeChecker {
     }
 
     private mutating func checkRecord(_ value: ConfigValue, _ entries: [ConfigEntry], _ fields: [Field], path: String) {
+        // A misspelt key is one mistake: report the unknown key with its
+        // "did you mean", not also the key it was meant to be as missing.
+        var meant: Set<String> = []
+        for entry in entries where !fields.contains(where: { $0.name == entry.key }) {
+            if let near = Self.closest(entry.key, in: fields.map(\.name)) { meant.insert(near) }
+            if Self.isSecretKey(entry.key) { meant.insert("connection_string_env") }
+        }
         for entry in entries {
             let childPath = Self.join(path, entry.key)
             if let field = fields.first(where: { $0.name == entry.key }) {
@@ -147,7 +154,7 @@ package struct ShapeChecker {
             }
         }
         guard checkRequired else { return }
-        for field in fields where field.required && !entries.contains(where: { $0.key == field.name }) {
+        for field in fields where field.required && !meant.contains(field.name) && !entries.contains(where: { $0.key == field.name }) {
             let childPath = Self.join(path, field.name)
             let hint = field.name == "version" ? "add `version: 1` at the top of the file"
                 : "add `\(field.name):` under \(path.isEmpty ? "the top level" : "`\(path)`") (see docs/configuration.md)"
@@ -155,10 +162,14 @@ package struct ShapeChecker {
         }
     }
 
+    static func isSecretKey(_ key: String) -> Bool {
+        let lower = key.lowercased()
+        return ["connection_string", "password", "secret", "token", "key", "sas_key", "shared_access_key", "account_key"].contains(lower)
+            || lower.contains("password") || lower.contains("secret")
+    }
+
     private static func unknownKeyFix(_ entry: ConfigEntry, _ fields: [Field]) -> String {
-        let lower = entry.key.lowercased()
-        if ["connection_string", "password", "secret", "token", "key", "sas_key", "shared_access_key", "account_key"].contains(lower)
-            || lower.contains("password") || lower.contains("secret") {
+        if isSecretKey(entry.key) {
             return "secrets never sit in config files: store it in an environment variable and name that variable with `connection_string_env`"
         }
         let names = fields.map(\.name)
@@ -249,11 +260,13 @@ package struct ShapeChecker {
         }
     }
 
-    /// The candidate within edit distance 2, for "did you mean".
+    /// The candidate within edit distance 2 (or that starts with `word`),
+    /// for "did you mean".
     package static func closest(_ word: String, in candidates: [String]) -> String? {
         var best: (String, Int)?
-        for c in candidates {
-            let d = editDistance(Array(word.lowercased()), Array(c.lowercased()))
+        for c in candidates.sorted() {
+            var d = editDistance(Array(word.lowercased()), Array(c.lowercased()))
+            if word.count >= 3, c.hasPrefix(word) { d = min(d, 2) }
             if d <= 2, d < (best?.1 ?? .max) { best = (c, d) }
         }
         return best?.0

@@ -151,7 +151,7 @@ extension ConfigValue {
         case let .duplicatedKeysInMapping(duplicates, context):
             let key = duplicates.first ?? "?"
             return ConfigProblem(file: file, line: context.mark.line, keyPath: key,
-                                 message: "key '\(key)' appears \(duplicates.count) times in one mapping",
+                                 message: "key '\(key)' appears more than once in one mapping",
                                  fix: "keep one '\(key)': readers disagree on which value wins")
         default:
             return ConfigProblem(file: file, line: 1, keyPath: "", message: "invalid YAML: \(error)", fix: fix)

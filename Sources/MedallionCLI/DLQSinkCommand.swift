@@ -18,8 +18,13 @@ package struct DLQSinkCommand: ParsableCommand {
         so they can be fed through the pipeline again. Records kept only as a prefix (line_too_long) \
         are counted, never emitted.
 
+        With --config DIR --tenant T [--env E], the storage root and batching come from the \
+        configuration tree (flags given by hand override them); with --redrive, --tenant also \
+        selects that tenant's records.
+
         Examples:
           dlq-sink --lake ./lake --input envelope-check.dlq.ndjson --input bronze.dlq.fifo
+          dlq-sink --config . --tenant acme --env dev --input envelope-check.dlq.ndjson
           dlq-sink --lake ./lake --redrive --reason bad_timestamp --since 2026-03-01T00:00:00Z | envelope-check --tenant acme
         """,
         version: medallionVersion)
@@ -33,7 +38,7 @@ package struct DLQSinkCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Redrive only records rejected by these stages (comma-separated).", valueName: "list"))
     var stage: String?
 
-    @Option(help: "Redrive only this tenant's records.")
+    @Option(help: "The tenant: with --config, whose storage root and batching to use; with --redrive, whose records to re-emit.")
     var tenant: String?
 
     @Option(help: ArgumentHelp("Redrive records rejected at or after this time (RFC 3339 UTC).", valueName: "time"))
@@ -43,17 +48,22 @@ package struct DLQSinkCommand: ParsableCommand {
     var until: String?
 
     @OptionGroup var sink: SinkFlags
+    @OptionGroup var location: ConfigLocation
     @OptionGroup var standard: StandardOptions
 
     package init() {}
 
     package func validate() throws {
-        if !redrive { try sink.requireLake() }
-        if !redrive, reason != nil || stage != nil || tenant != nil || since != nil || until != nil {
-            throw ValidationError("--reason, --stage, --tenant, --since and --until select records to redrive; add --redrive")
-        }
-        if redrive, sink.lake == nil {
-            throw ValidationError("--redrive reads the DLQ table: give the storage root with --lake DIR")
+        if location.config == nil {
+            if !redrive { try sink.requireLake() }
+            if !redrive, reason != nil || stage != nil || tenant != nil || since != nil || until != nil {
+                throw ValidationError("--reason, --stage, --tenant, --since and --until select records to redrive; add --redrive")
+            }
+            if redrive, sink.lake == nil {
+                throw ValidationError("--redrive reads the DLQ table: give the storage root with --lake DIR, or --config DIR --tenant T")
+            }
+        } else if !redrive, reason != nil || stage != nil || since != nil || until != nil {
+            throw ValidationError("--reason, --stage, --since and --until select records to redrive; add --redrive")
         }
         for (flag, value) in [("--since", since), ("--until", until)] {
             if let value, Self.micros(value) == nil {
@@ -70,15 +80,16 @@ package struct DLQSinkCommand: ParsableCommand {
     }
 
     package func run() throws {
-        if redrive { return try runRedrive() }
-        let options = sink.sinkOptions(defaultSinkID: "dlq-sink", tenant: nil)
+        let settings = try location.settings(stage: "dlq-sink", tenant: tenant)
+        if redrive { return try runRedrive(lakeRoot: sink.lake ?? settings?.storageRoot ?? ".") }
+        let options = sink.sinkOptions(defaultSinkID: "dlq-sink", tenant: tenant, settings: settings)
         try runFilter(stage: "dlq-sink", options: standard) { (runtime) throws(StageError) in
             let sink = try DLQSink(options: options)
             try sink.run(runtime)
         }
     }
 
-    private func runRedrive() throws {
+    private func runRedrive(lakeRoot: String) throws {
         Signals.install()
         var plan = DLQRedrive()
         plan.reasons = commaList(reason)
@@ -89,7 +100,7 @@ package struct DLQSinkCommand: ParsableCommand {
         let output = OutputWriter(fd: 1, name: "stdout", lineBuffered: standard.lineBuffered)
         let started = monotonicSeconds()
         do {
-            let result = try plan.run(lakeRoot: sink.lake!, output: output) { message in
+            let result = try plan.run(lakeRoot: lakeRoot, output: output) { message in
                 reportError(stage: "dlq-sink", StageError(.data, message))
             }
             var w = JSONWriter()

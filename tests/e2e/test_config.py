@@ -156,3 +156,18 @@ def test_every_command_in_the_docs_runs(tmp_path, doc):
         proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, f"docs/{doc}: this block failed ({proc.returncode}):\n{block}\n{proc.stderr[-3000:]}"
+
+
+def test_dlq_sink_takes_storage_root_from_the_tree_and_redrives_that_tenant(tmp_path):
+    tree = copy_tree(tmp_path / "tree")
+    (tree / "configs/tenants/globex/dev.yaml").write_text(f"version: 1\nstorage:\n  root: {tmp_path / 'lake'}\n")
+    bad = [line(envelope(tenant_id="globex", event_time_utc="2026-02-30T00:00:00Z")),
+           line(envelope(tenant_id="acme", event_time_utc="2026-02-30T00:00:00Z"))]
+    dlq = tmp_path / "ec.dlq"
+    run([binary("envelope-check"), "--tenants", "acme,globex", "--dlq", str(dlq)], b"".join(bad))
+    status, _, err = run([binary("dlq-sink"), "--config", str(tree), "--tenant", "globex", "--input", str(dlq)])
+    assert status == 0, err
+    assert (tmp_path / "lake/dlq/events/_delta_log").is_dir()
+    status, out, err = run([binary("dlq-sink"), "--config", str(tree), "--tenant", "globex", "--redrive"])
+    assert status == 0, err
+    assert out == bad[0]  # only globex's record, byte for byte

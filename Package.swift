@@ -16,7 +16,12 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
-        .target(name: "MedallionCore", dependencies: ["CZstd", .product(name: "Yams", package: "Yams")]),
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(name: "MedallionCore", dependencies: ["CZstd", "CRdKafka", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "MedallionCLI",
             dependencies: [
@@ -28,6 +33,7 @@ let package = Package(
         .executableTarget(name: "bronze-sink", dependencies: ["MedallionCLI"]),
         .executableTarget(name: "dlq-sink", dependencies: ["MedallionCLI"]),
         .executableTarget(name: "medallion", dependencies: ["MedallionCLI"]),
+        .executableTarget(name: "eh-source", dependencies: ["MedallionCLI"]),
         .testTarget(
             name: "MedallionCoreTests", dependencies: ["MedallionCore"],
             exclude: ["Config/Fixtures"]),

@@ -50,13 +50,15 @@ package struct StandardOptions: ParsableArguments {
 /// Runs a filter's body with the shared contract: signals installed, a
 /// summary on stderr, errors mapped to sysexits codes, EPIPE reported once.
 package func runFilter(
-    stage: String, options: StandardOptions,
+    stage: String, options: StandardOptions, summaryInput: String? = nil,
     _ body: (StageRuntime) throws(StageError) -> Void
 ) throws(ExitCode) {
     Signals.install()
     let runtime: StageRuntime
     do {
-        runtime = try StageRuntime(options: options.runtimeOptions(stage: stage))
+        var runtimeOptions = options.runtimeOptions(stage: stage)
+        runtimeOptions.summaryInput = summaryInput
+        runtime = try StageRuntime(options: runtimeOptions)
     } catch {
         reportError(stage: stage, error)
         throw ExitCode(error.exitStatus.rawValue)

@@ -18,6 +18,11 @@ package final class InputSource: @unchecked Sendable {
     /// partial batch on a quiet stream (`--flush-interval`).
     package var onIdle: (() throws(StageError) -> Void)?
     package var idleMillis: Int32 = 1000
+    /// Tail a growing file (`eh-source --follow`): at its end, wait for more
+    /// instead of ending, until a stop signal or `followIdleSeconds` without data.
+    package var follow = false
+    package var followIdleSeconds: Double?
+    private var followIdleSince: Double?
 
     /// Opens `path` (`-` = stdin). A path ending in `.zst` is decompressed.
     /// - Throws: `StageError(.noInput)` naming the path when it cannot be opened.
@@ -70,6 +75,15 @@ package final class InputSource: @unchecked Sendable {
                 if ready < 0, errno == EINTR { continue }
             }
             let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if count == 0, follow {
+                let now = monotonicSeconds()
+                let since = followIdleSince ?? now
+                followIdleSince = since
+                if let limit = followIdleSeconds, now - since >= limit { return 0 }
+                usleep(50_000)
+                continue
+            }
+            if count > 0 { followIdleSince = nil }
             if count >= 0 { return count }
             let code = errno
             if code == EINTR { continue }  // loops back to the stop check

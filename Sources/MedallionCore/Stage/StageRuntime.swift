@@ -14,6 +14,9 @@ package final class StageRuntime {
         package var dlqPath: String?
         package var maxLineBytes = 1 << 20
         package var lineBuffered = false
+        /// What the summary names as the input, when it is not a path
+        /// (eh-source: a Kafka topic, a Capture directory, several files).
+        package var summaryInput: String?
 
         package init(stage: String) { self.stage = stage }
 
@@ -35,6 +38,8 @@ package final class StageRuntime {
     package private(set) var rowsIn = 0
     package private(set) var rowsDLQ = 0
     package private(set) var marks = 0
+    /// Bytes read by inputs the stage opens itself (eh-source), for the summary.
+    package var externalBytesIn = 0
 
     package init(options: Options) throws(StageError) {
         self.options = options
@@ -95,7 +100,7 @@ package final class StageRuntime {
         w.key("stage"); w.string(options.stage)
         w.key("event"); w.string("summary")
         w.key("status"); w.string(status)
-        w.key("input"); w.string(([options.input] + options.moreInputs).joined(separator: ","))
+        w.key("input"); w.string(options.summaryInput ?? ([options.input] + options.moreInputs).joined(separator: ","))
         let delivered = max(0, output.deliveredLines - marks)
         w.key("rows_in"); w.int(rowsIn)
         w.key("rows_out"); w.int(delivered)
@@ -103,7 +108,7 @@ package final class StageRuntime {
         let undelivered = rowsIn - delivered - rowsDLQ
         if undelivered != 0 { w.key("rows_undelivered"); w.int(undelivered) }
         w.key("marks"); w.int(marks)
-        w.key("bytes_in"); w.int(singleReader?.bytesRead ?? multiReader?.bytesRead ?? 0)
+        w.key("bytes_in"); w.int((singleReader?.bytesRead ?? multiReader?.bytesRead ?? 0) + externalBytesIn)
         w.key("bytes_out"); w.int(output.bytesWritten)
         w.key("seconds"); w.double((seconds * 1000).rounded() / 1000)
         w.key("rows_per_second"); w.int(seconds > 0 ? Int(Double(rowsIn) / seconds) : 0)

@@ -34,6 +34,9 @@ package struct StageError: Error, CustomStringConvertible, Sendable {
         case cantCreate
         /// A bug in medallion: please report it.
         case software
+        /// A peer (the Kafka brokers) stayed unreachable past the retry limit;
+        /// a supervisor should restart the stage later.
+        case unavailable
     }
 
     package var code: Code
@@ -54,6 +57,7 @@ package struct StageError: Error, CustomStringConvertible, Sendable {
         case .data: .dataError
         case .cantCreate: .cantCreate
         case .software: .software
+        case .unavailable: .tempFail
         }
     }
 }

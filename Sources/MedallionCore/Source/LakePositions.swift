@@ -1,0 +1,65 @@
+/// The positions a sink has durably stored for one source, read back from the
+/// `txn` actions of its Delta table.
+///
+/// Sinks record, in the same commit as the rows, one `txn` per position key
+/// with appId `<sink-id>|<source>|<partition>` and version = the highest
+/// offset stored (see `PartitionedBatch`). A source restarted with
+/// `--resume-from-lake` starts each partition right after that offset: the
+/// records lost in a pipe when the pipeline died are read again, the ones
+/// already stored are not.
+package struct LakePositions: Sendable, Equatable {
+    /// Highest stored offset per partition.
+    package var offsets: [Int64: Int64]
+
+    package init(offsets: [Int64: Int64] = [:]) { self.offsets = offsets }
+
+    /// The table a lake root's Bronze sink writes.
+    package static func bronzeTable(lakeRoot: String) -> String { "\(lakeRoot)/\(BronzeSink.tableSubpath)" }
+
+    /// Reads the positions of `source` from a table's `txn` actions.
+    ///
+    /// - Parameters:
+    ///   - sinkID: only this sink's txns; `nil` takes every sink that wrote the
+    ///     table and keeps the highest offset per partition (rows are in the
+    ///     table whichever sink stored them).
+    /// - Returns: empty offsets when the table does not exist yet.
+    /// - Throws: `StageError` naming the table when its log cannot be read.
+    package static func load(table: String, source: String, sinkID: String?) throws(StageError) -> LakePositions {
+        let snapshot: DeltaSnapshot
+        do {
+            snapshot = try DeltaSnapshot.load(tablePath: table, trackFiles: false)
+        } catch {
+            throw StageError(.config, "--resume-from-lake: cannot read the positions in '\(table)': \(error.description)")
+        }
+        return LakePositions(transactions: snapshot.transactions, source: source, sinkID: sinkID)
+    }
+
+    /// Picks `<sink>|<source>|<partition>` appIds out of a table's txn versions.
+    package init(transactions: [String: Int64], source: String, sinkID: String?) {
+        offsets = [:]
+        let suffixMark = "|\(source)|"
+        for (appID, version) in transactions {
+            guard let bar = appID.lastIndex(of: "|"), let partition = Int64(appID[appID.index(after: bar)...]) else { continue }
+            let head = appID[...bar]  // "<sink>|<source>|"
+            guard head.hasSuffix(suffixMark) else { continue }
+            let sink = head.dropLast(suffixMark.count)
+            if let sinkID, sink != sinkID { continue }
+            offsets[partition] = max(offsets[partition] ?? -1, version)
+        }
+    }
+
+    /// The lowest stored offset per partition across several tables (a
+    /// partition missing from one table is missing from the result: that
+    /// table has stored nothing of it, so it starts from the configured start).
+    package static func lowest(_ all: [LakePositions]) -> LakePositions {
+        guard var result = all.first else { return LakePositions() }
+        for other in all.dropFirst() {
+            var merged: [Int64: Int64] = [:]
+            for (partition, offset) in result.offsets {
+                if let theirs = other.offsets[partition] { merged[partition] = min(offset, theirs) }
+            }
+            result.offsets = merged
+        }
+        return result
+    }
+}

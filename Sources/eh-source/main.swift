@@ -1,0 +1,3 @@
+import MedallionCLI
+
+EHSourceCommand.main()

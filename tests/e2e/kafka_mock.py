@@ -70,10 +70,11 @@ class MockCluster:
         _lib.rd_kafka_mock_push_request_errors_array(self._mc, api_key, len(errors), arr)
 
     def produce(self, topic: str, partition: int, lines):
-        """Produces NDJSON lines (bytes, no newline inside) to one partition with kcat."""
-        data = b"".join(l if l.endswith(b"\n") else l + b"\n" for l in lines)
-        subprocess.run(["kcat", "-P", "-b", self.bootstrap, "-t", topic, "-p", str(partition), "-X", "log_level=0"],
-                       input=data, check=True, timeout=60)
+        """Produces records (bytes; they may contain newlines) to one partition with kcat, one message each."""
+        sep = b"\x1e"  # ASCII record separator: kcat's -D splits on it, so a value may hold '\n'
+        data = b"".join(l + sep for l in lines)
+        subprocess.run(["kcat", "-P", "-b", self.bootstrap, "-t", topic, "-p", str(partition), "-D", sep.decode(),
+                        "-X", "log_level=0"], input=data, check=True, timeout=60)
 
     def close(self):
         if self._mc:

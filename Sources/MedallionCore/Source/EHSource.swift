@@ -140,6 +140,7 @@ package final class EHSource {
         var sinceStore = 0
         var lastActivity = monotonicSeconds()
         var everAssigned = false
+        var errorsSeen = 0
         var positionBuffer: [UInt8] = []
         while !Signals.stopRequested, !reachedLimit {
             if let error = deferredError { throw error }
@@ -151,6 +152,12 @@ package final class EHSource {
                 let now = monotonicSeconds()
                 if !consumer.assignment.isEmpty || consumer.rebalances > 0 {
                     if !everAssigned { everAssigned = true; lastActivity = now }
+                }
+                // Idle means a quiet topic, not a struggling broker: errors and
+                // outages restart the idle clock.
+                if consumer.brokerErrors != errorsSeen || consumer.unreachableSince != nil {
+                    errorsSeen = consumer.brokerErrors
+                    lastActivity = now
                 }
                 if let down = consumer.unreachableSince, now - down >= options.maxRetrySeconds {
                     throw StageError(.unavailable,

@@ -79,14 +79,15 @@ package final class KafkaConsumer {
         // librdkafka's own log lines are plain text; route warnings and
         // errors to stderr as JSON lines (stderr carries JSON only), drop the rest.
         rd_kafka_conf_set_log_cb(conf) { _, level, facility, text in
-            guard level <= 4 else { return }
+            // FAIL lines repeat what the error callback reports as broker_error.
+            guard level <= 4, let facility, strcmp(facility, "FAIL") != 0 else { return }
             var w = JSONWriter()
             w.beginObject()
             w.key("ts"); w.string(Timestamp.isoMillis(wallClockMicros()))
             w.key("level"); w.string(level <= 3 ? "error" : "warning")
             w.key("stage"); w.string("eh-source")
             w.key("event"); w.string("librdkafka")
-            w.key("facility"); w.string(facility.map { String(cString: $0) } ?? "")
+            w.key("facility"); w.string(String(cString: facility))
             w.key("msg"); w.string(text.map { String(cString: $0) } ?? "")
             w.endObject()
             writeDiagnostic(w.bytes)
@@ -231,6 +232,7 @@ package final class KafkaConsumer {
 
     /// While every broker is down, asks for metadata about once a second: a
     /// quiet topic sends no records, so an answer is the only sign of recovery.
+    /// librdkafka itself reconnects with backoff (`reconnect.backoff.ms`, up to `reconnect.backoff.max.ms`).
     private func probeIfUnreachable() {
         guard unreachableSince != nil else { return }
         let now = monotonicSeconds()

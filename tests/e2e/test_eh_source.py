@@ -1,0 +1,258 @@
+"""eh-source against a real Kafka-protocol peer: librdkafka's mock cluster, started in this process
+(kafka_mock.py), records produced with kcat. Volumes stay small (the mock keeps ~5 MiB per partition)
+and every test uses a fresh topic and group (the mock's first join waits ~3 s)."""
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import deltalake
+import pytest
+
+from conftest import binary, envelope, events, line, read_ndjson, run, summary, table_rows
+from kafka_mock import API_FETCH, ERR_NOT_LEADER_FOR_PARTITION, ERR_REQUEST_TIMED_OUT, MockCluster
+
+MOCK_FLAGS = ["--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = MockCluster(brokers=1)
+    yield c
+    c.close()
+
+
+def fresh(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def source_args(cluster, topic, group, *extra):
+    return [binary("eh-source"), "--plaintext", "--bootstrap", cluster.bootstrap, "--topic", topic,
+            "--group", group, *MOCK_FLAGS, *extra]
+
+
+def json_lines(text):
+    out = []
+    for l in text.splitlines():
+        out.append(json.loads(l))  # stderr carries JSON lines only
+    return out
+
+
+def wait_for(predicate, timeout=20, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def plain_events(n, partitions, **kw):
+    recs = events(n, partitions=partitions, **kw)
+    for r in recs:
+        r.pop("_source")
+    return recs
+
+
+def produce_spread(cluster, topic, recs, partitions):
+    """Record i goes to partition i % partitions (so per-partition order = list order)."""
+    for p in range(partitions):
+        cluster.produce(topic, p, [line(r).rstrip(b"\n") for r in recs[p::partitions]])
+
+
+def test_consumes_several_partitions_stamps_positions_and_ingest_time_and_rejects_non_objects(cluster, tmp_path):
+    topic, group = fresh("multi"), fresh("g")
+    cluster.create_topic(topic, 4)
+    recs = plain_events(40, 4)
+    no_ingest = envelope(event_id="no-ingest", ingest_time_utc=None)
+    with_source = envelope(event_id="sender-source")
+    with_source["_source"] = {"source": "upstream", "partition": 9, "offset": 99}
+    produce_spread(cluster, topic, recs, 4)
+    cluster.produce(topic, 0, [line(no_ingest).rstrip(b"\n"), line(with_source).rstrip(b"\n"),
+                               b"[1,2]", b"not json", b'{"pretty":\n  true}'])
+    dlq = tmp_path / "dlq.ndjson"
+    status, out, err = run(source_args(cluster, topic, group, "--idle-exit-seconds", "1", "--dlq", str(dlq)), timeout=60)
+    assert status == 0, err
+    logs = json_lines(err)
+    s = summary(err)
+    assert (s["rows_in"], s["rows_out"], s["rows_dlq"], s["status"]) == (45, 43, 2, "ok")
+    rows = [json.loads(l) for l in out.splitlines()]
+    assert len(rows) == 43
+    src = f"kafka:{cluster.bootstrap}/{topic}"
+    positions = {(r["_source"]["partition"], r["_source"]["offset"]) for r in rows}
+    assert len(positions) == 43 and {p for p, _ in positions} == {0, 1, 2, 3}
+    assert all(r["_source"]["source"] == src for r in rows)
+    by_id = {r.get("event_id"): r for r in rows}
+    for i, rec in enumerate(recs):  # per partition, offsets follow production order
+        got = by_id[rec["event_id"]]
+        assert got["_source"]["partition"] == i % 4 and got["_source"]["offset"] == i // 4
+        assert got["ingest_time_utc"] == rec["ingest_time_utc"]  # the sender's value is kept
+        assert {k: v for k, v in got.items() if k != "_source"} == rec
+    stamped = by_id["no-ingest"]["ingest_time_utc"]
+    assert len(stamped) == 24 and stamped.endswith("Z")  # RFC 3339 UTC ms from the broker timestamp
+    origin = by_id["sender-source"]
+    assert origin["_origin"] == {"source": "upstream", "partition": 9, "offset": 99}
+    assert origin["_source"]["source"] == src
+    assert by_id[None]["pretty"] is True  # a multi-line value becomes one line
+    assert out.count(b"\n") == 43
+    rejects = read_ndjson(dlq)
+    assert [r["reason"] for r in rejects] == ["not_an_object", "invalid_json"]
+    assert rejects[0]["raw"] == "[1,2]" and rejects[0]["source"] == {"source": src, "partition": 0, "offset": 12}
+    assert any(l["event"] == "partitions_assigned" for l in logs)
+
+
+def test_restart_with_resume_from_lake_stores_each_event_exactly_once(cluster, tmp_path):
+    """eh-source | bronze-sink, killed (-9) mid-stream, then restarted with --resume-from-lake: the
+    Bronze table holds every event exactly once, although the group's committed offsets ran ahead
+    of the table (records were in the pipe when it died)."""
+    topic, group = fresh("resume"), fresh("g")
+    cluster.create_topic(topic, 3)
+    recs = plain_events(600, 3)
+    produce_spread(cluster, topic, recs, 3)
+    lake = tmp_path / "lake"
+    bronze = [binary("bronze-sink"), "--lake", str(lake), "--tenants", "acme", "--batch-rows", "40",
+              "--flush-interval", "0.2", "--dlq", str(tmp_path / "bronze.dlq")]
+    src = source_args(cluster, topic, group, "--resume-from-lake", str(lake), "--rate", "250")
+    a = subprocess.Popen(src, stdout=subprocess.PIPE, stderr=open(tmp_path / "a.err", "wb"))
+    b = subprocess.Popen(bronze, stdin=a.stdout, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "b.err", "wb"))
+    a.stdout.close()
+    table = lake / "bronze" / "events"
+
+    def stored():
+        try:
+            return deltalake.DeltaTable(str(table)).version() >= 3
+        except Exception:
+            return False
+    wait_for(stored, 30, "a few Bronze commits")
+    a.kill()
+    b.kill()
+    a.wait()
+    b.wait()
+    first = len(table_rows(table, ["event_id"]))
+    assert 0 < first < 600
+    # Restart: resume from the table, not from the group's offsets.
+    pipeline = f"{' '.join(source_args(cluster, topic, group, '--resume-from-lake', str(lake), '--idle-exit-seconds', '1.5'))}" \
+               f" 2>{tmp_path / 'a2.err'} | {' '.join(bronze)} > /dev/null 2>{tmp_path / 'b2.err'}"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], timeout=90)
+    assert proc.returncode == 0, (tmp_path / "a2.err").read_text() + (tmp_path / "b2.err").read_text()
+    ids = [r["event_id"] for r in table_rows(table, ["event_id"])]
+    assert len(ids) == 600 and set(ids) == {r["event_id"] for r in recs}
+    assigned = [l for l in json_lines((tmp_path / "a2.err").read_text()) if l["event"] == "partitions_assigned"]
+    assert "@committed" not in assigned[0]["msg"]  # every partition started from the lake or earliest
+
+
+def test_two_instances_in_one_group_share_partitions_without_loss_or_repeats(cluster, tmp_path):
+    topic, group = fresh("shared"), fresh("g")
+    cluster.create_topic(topic, 4)
+    recs = plain_events(200, 4)
+    produce_spread(cluster, topic, recs[:100], 4)
+    procs, outs, errs = [], [], []
+    for name in "ab":
+        outs.append(tmp_path / f"{name}.out")
+        errs.append(tmp_path / f"{name}.err")
+        procs.append(subprocess.Popen(source_args(cluster, topic, group, "--idle-exit-seconds", "3"),
+                                      stdout=open(outs[-1], "wb"), stderr=open(errs[-1], "wb")))
+
+    def both_assigned():
+        last = []
+        for e in errs:
+            assigned = [l for l in json_lines(e.read_text()) if l["event"] == "partitions_assigned"]
+            if not assigned or assigned[-1]["msg"].endswith("none"):
+                return False
+            last.append(assigned[-1]["msg"])
+        return True
+    wait_for(both_assigned, 30, "both instances to own partitions")
+    produce_spread(cluster, topic, recs[100:], 4)
+    for p in procs:
+        assert p.wait(timeout=60) == 0
+    rows = [json.loads(l) for o in outs for l in o.read_bytes().splitlines()]
+    ids = [r["event_id"] for r in rows]
+    assert sorted(ids) == sorted(r["event_id"] for r in recs)  # nothing lost, nothing twice
+    per_instance = [{json.loads(l)["_source"]["partition"] for l in o.read_bytes().splitlines()} for o in outs]
+    assert per_instance[0] and per_instance[1]
+
+
+def test_injected_fetch_errors_and_a_broker_outage_are_survived(tmp_path):
+    c = MockCluster(brokers=1)
+    try:
+        topic, group = fresh("faults"), fresh("g")
+        c.create_topic(topic, 2)
+        recs = plain_events(60, 2)
+        produce_spread(c, topic, recs[:20], 2)
+        out, err = tmp_path / "out", tmp_path / "err"
+        proc = subprocess.Popen([binary("eh-source"), "--plaintext", "--bootstrap", c.bootstrap, "--topic", topic,
+                                 "--group", group, *MOCK_FLAGS, "--idle-exit-seconds", "3"],
+                                stdout=open(out, "wb"), stderr=open(err, "wb"))
+        wait_for(lambda: out.read_bytes().count(b"\n") == 20, 30, "the first 20 records")
+        c.push_errors(API_FETCH, [ERR_NOT_LEADER_FOR_PARTITION, ERR_REQUEST_TIMED_OUT])
+        produce_spread(c, topic, recs[20:40], 2)
+        wait_for(lambda: out.read_bytes().count(b"\n") == 40, 30, "records after the injected errors")
+        c.broker_down(1)
+        time.sleep(2)
+        c.broker_up(1)
+        produce_spread(c, topic, recs[40:], 2)
+        assert proc.wait(timeout=60) == 0, err.read_text()
+        ids = [json.loads(l)["event_id"] for l in out.read_bytes().splitlines()]
+        assert sorted(ids) == sorted(r["event_id"] for r in recs)
+        logs = json_lines(err.read_text())
+        assert any(l["event"] in ("broker_error", "librdkafka") for l in logs)
+        assert summary(err.read_text())["rows_out"] == 60
+    finally:
+        c.close()
+
+
+def test_unreachable_brokers_exit_75_after_max_retry_seconds_with_json_diagnostics(tmp_path):
+    start = time.time()
+    status, out, err = run([binary("eh-source"), "--plaintext", "--bootstrap", "127.0.0.1:1", "--topic", "t",
+                            "--group", fresh("g"), "--max-retry-seconds", "1.5"], timeout=60)
+    assert status == 75, err
+    assert time.time() - start < 15
+    logs = json_lines(err)
+    assert any(l["event"] == "broker_error" for l in logs)
+    assert summary(err)["status"] == "failed" and "unreachable" in summary(err)["error"]
+
+
+def test_connection_string_is_never_logged(tmp_path):
+    secret = "c2VjcmV0LWtleS1kby1ub3QtbG9n="
+    env = dict(os.environ, EH_CONN=f"Endpoint=sb://medallion-test.invalid/;SharedAccessKeyName=listen;"
+                                   f"SharedAccessKey={secret};EntityPath=telemetry")
+    status, out, err = run([binary("eh-source"), "--connection-string-env", "EH_CONN", "--group", fresh("g"),
+                            "--max-retry-seconds", "1"], env=env, timeout=60)
+    assert status == 75, err
+    assert secret not in err and "SharedAccessKey=" not in err
+    assert "medallion-test.invalid:9093" in err or "broker_error" in err
+    status, _, err = run([binary("eh-source"), "--connection-string-env", "EH_MISSING", "--topic", "t"],
+                         env={k: v for k, v in os.environ.items() if k != "EH_MISSING"})
+    assert status == 78 and "EH_MISSING" in err
+    env["EH_CONN"] = f"SharedAccessKey={secret}"
+    status, _, err = run([binary("eh-source"), "--connection-string-env", "EH_CONN", "--topic", "t"], env=env)
+    assert status == 78 and "Endpoint" in err and secret not in err
+
+
+def test_sigterm_stops_cleanly_with_a_summary(cluster, tmp_path):
+    topic, group = fresh("term"), fresh("g")
+    cluster.create_topic(topic, 2)
+    produce_spread(cluster, topic, plain_events(10, 2), 2)
+    out, err = tmp_path / "out", tmp_path / "err"
+    proc = subprocess.Popen(source_args(cluster, topic, group), stdout=open(out, "wb"), stderr=open(err, "wb"))
+    wait_for(lambda: out.read_bytes().count(b"\n") == 10, 30, "10 records")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    s = summary(err.read_text())
+    assert s["status"] == "stopped" and s["rows_out"] == 10
+    # The offsets were committed: the same group sees nothing new.
+    status, out2, err2 = run(source_args(cluster, topic, group, "--idle-exit-seconds", "1"), timeout=60)
+    assert status == 0 and out2 == b"", err2
+
+
+def test_max_records_stops_after_n(cluster):
+    topic, group = fresh("max"), fresh("g")
+    cluster.create_topic(topic, 1)
+    produce_spread(cluster, topic, plain_events(30, 1), 1)
+    status, out, err = run(source_args(cluster, topic, group, "--max-records", "12"), timeout=60)
+    assert status == 0, err
+    assert out.count(b"\n") == 12
+    status, out, err = run(source_args(cluster, topic, group, "--idle-exit-seconds", "1"), timeout=60)
+    assert status == 0 and out.count(b"\n") == 18  # continues after the 12 from the group's offsets

@@ -256,3 +256,71 @@ def test_max_records_stops_after_n(cluster):
     assert out.count(b"\n") == 12
     status, out, err = run(source_args(cluster, topic, group, "--idle-exit-seconds", "1"), timeout=60)
     assert status == 0 and out.count(b"\n") == 18  # continues after the 12 from the group's offsets
+
+
+# ---- NDJSON replay and the generator (no broker, no wall clock) ----
+
+def test_replay_adds_positions_keeps_existing_ones_and_is_byte_identical_twice(tmp_path):
+    import zstandard
+    recs = plain_events(30, 1)
+    kept = envelope(event_id="kept")
+    kept["_source"] = {"source": "kafka:x/t", "partition": 2, "offset": 7}
+    data = b"".join(line(r) for r in recs[:10]) + line(kept) + b"[1]\n" + b"".join(line(r) for r in recs[10:])
+    plain = tmp_path / "events.ndjson"
+    plain.write_bytes(data)
+    packed = tmp_path / "events.ndjson.zst"
+    packed.write_bytes(zstandard.ZstdCompressor().compress(data))
+    outs = []
+    for path in (plain, plain, packed):
+        status, out, err = run([binary("eh-source"), "--replay", str(path), "--dlq", str(tmp_path / "d")], cwd=tmp_path)
+        assert status == 0, err
+        outs.append(out)
+        s = summary(err)
+        assert (s["rows_in"], s["rows_out"], s["rows_dlq"]) == (32, 31, 1)
+    assert outs[0] == outs[1]  # deterministic: no wall clock in the output
+    rows = [json.loads(l) for l in outs[0].splitlines()]
+    assert rows[0]["_source"] == {"source": f"file:{plain}", "partition": 0, "offset": 1}
+    assert rows[10]["_source"] == kept["_source"]  # a replay of our own output keeps its positions
+    assert rows[11]["_source"]["offset"] == 13 and "ingest_time_utc" in rows[11]
+    assert [r["_source"]["offset"] for r in [json.loads(l) for l in outs[2].splitlines()]][:3] == [1, 2, 3]
+    status, out, err = run([binary("eh-source"), "--replay", "--source-id", "cap1", "--dlq", str(tmp_path / "d")],
+                           stdin=data, cwd=tmp_path)
+    assert status == 0 and json.loads(out.splitlines()[0])["_source"]["source"] == "cap1"
+    status, _, err = run([binary("eh-source"), "--replay", str(tmp_path / "missing.ndjson")])
+    assert status == 66 and "missing.ndjson" in err
+
+
+def test_replay_capture_to_rate_and_follow(tmp_path):
+    import zstandard
+    data = b"".join(line(r) for r in plain_events(50, 1)) + b"not json\n"
+    src = tmp_path / "in.ndjson"
+    src.write_bytes(data)
+    cap = tmp_path / "copy.ndjson.zst"
+    start = time.time()
+    status, out, err = run([binary("eh-source"), "--replay", str(src), "--rate", "100", "--capture-to", str(cap),
+                            "--dlq", str(tmp_path / "d")])
+    assert status == 0, err
+    assert time.time() - start >= 0.4  # 51 records at 100/s
+    assert subprocess.run(["zstd", "-dc", str(cap)], capture_output=True, check=True).stdout == data  # the raw input, teed
+    grow = tmp_path / "grow.ndjson"
+    grow.write_bytes(data[:data.index(b"\n") + 1])
+    proc = subprocess.Popen([binary("eh-source"), "--replay", str(grow), "--follow", "--idle-exit-seconds", "1.5",
+                             "--dlq", str(tmp_path / "d2")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    with open(grow, "ab") as f:
+        f.write(data[data.index(b"\n") + 1:])
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.count(b"\n") == 50 and summary(err.decode())["rows_dlq"] == 1
+
+
+def test_generate_matches_medallion_generate_and_is_deterministic(tmp_path):
+    args = ["--count", "500", "--seed", "7", "--bad-rate", "0.05"]
+    status, out, err = run([binary("eh-source"), "--generate", *args])
+    assert status == 0, err
+    status2, out2, _ = run([binary("eh-source"), "--generate", *args])
+    assert out == out2 and out.count(b"\n") == 500
+    status, reference, err = run([binary("medallion"), "generate", *args, "--max-heavy", "16"])
+    assert status == 0, err
+    assert out == reference
+    assert summary(run([binary("eh-source"), "--generate", *args])[2])["rows_out"] == 500

@@ -106,7 +106,7 @@ package final class EHSource {
                                    rejection, source: s)
             }
         }
-        if let limiter { try limiter.pace(count: runtime.rowsIn) { () throws(StageError) in try flush() } }
+        if let limiter { try limiter.pace(count: runtime.rowsIn) { () throws(StageError) in try runtime.flush() } }
     }
 
     // MARK: Kafka
@@ -254,7 +254,7 @@ package final class EHSource {
                 try runtime.output.writeLine(line)
             }
             runtime.countInput()
-            if let limiter { try limiter.pace(count: runtime.rowsIn) { () throws(StageError) in try flush() } }
+            if let limiter { try limiter.pace(count: runtime.rowsIn) { () throws(StageError) in try runtime.flush() } }
         }
     }
 

@@ -21,7 +21,12 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
-        .target(name: "MedallionCore", dependencies: ["CZstd", "CRdKafka", .product(name: "Yams", package: "Yams")]),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(name: "MedallionCore", dependencies: ["CZstd", "CRdKafka", "CZlib", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "MedallionCLI",
             dependencies: [

@@ -112,4 +112,22 @@ struct EHSourceTests {
         let lowest = LakePositions.lowest([LakePositions(offsets: [0: 10, 1: 9]), LakePositions(offsets: [0: 4])])
         #expect(lowest.offsets == [0: 4])
     }
+
+    @Test func enqueuedTimeIsParsedLeniently() {
+        #expect(EnqueuedTime.parseMillis("11/26/2025 3:59:58 PM") == 1_764_172_798_000)
+        #expect(EnqueuedTime.parseMillis("11/26/2025 12:00:00 AM") == 1_764_115_200_000)
+        #expect(EnqueuedTime.parseMillis("11/26/2025 15:59:58.25") == 1_764_172_798_250)
+        #expect(EnqueuedTime.parseMillis("2025-11-26T15:59:58.123Z") == 1_764_172_798_123)
+        #expect(EnqueuedTime.parseMillis("2025-11-26T15:59:58") == 1_764_172_798_000)
+        #expect(EnqueuedTime.parseMillis("13/26/2025 3:59:58 PM") == nil)
+        #expect(EnqueuedTime.parseMillis("yesterday") == nil)
+    }
+
+    @Test func captureFilesSortByPartitionThenTime() {
+        let a = CaptureLayout.classify(relative: "ns/hub/10/2025/01/01/00/00/00.avro", root: "/c")
+        let b = CaptureLayout.classify(relative: "ns/hub/2/2025/01/01/00/01/00.avro", root: "/c")
+        #expect(a.partition == 10 && b.partition == 2 && a.sourceID == "capture:ns/hub")
+        #expect(a.timeKey == "2025/01/01/00/00/00.avro")
+        #expect(CaptureLayout.classify(relative: "x.avro", root: "/c").sourceID == "capture:/c")
+    }
 }

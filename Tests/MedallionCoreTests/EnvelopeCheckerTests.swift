@@ -54,8 +54,9 @@ struct EnvelopeCheckerTests {
         #expect(reason(check(envelope(["tenant_id": "\"initech\""]), policy: tenants)) == .unknownTenant)
         #expect(reason(check(envelope(), policy: tenants)) == .unknownEventType)
         seen.formUnion([.unknownTenant, .unknownEventType])
-        // line_too_long comes from framing (LineReaderTests, e2e); not_a_dlq_record from dlq-sink (e2e).
-        seen.formUnion([.lineTooLong, .notADLQRecord])
+        // line_too_long comes from framing (LineReaderTests, e2e); not_a_dlq_record from dlq-sink (e2e);
+        // corrupt_capture_block from eh-source's Capture replay (e2e test_eh_source.py).
+        seen.formUnion([.lineTooLong, .notADLQRecord, .corruptCaptureBlock])
         #expect(seen == Set(RejectReason.allCases))
     }
 

@@ -324,3 +324,116 @@ def test_generate_matches_medallion_generate_and_is_deterministic(tmp_path):
     assert status == 0, err
     assert out == reference
     assert summary(run([binary("eh-source"), "--generate", *args])[2])["rows_out"] == 500
+
+
+# ---- Event Hubs Capture replay (Avro written by fastavro) ----
+
+CAPTURE_SCHEMA = {
+    "type": "record", "name": "EventData", "namespace": "Microsoft.ServiceBus.Messaging",
+    "fields": [
+        {"name": "SequenceNumber", "type": "long"},
+        {"name": "Offset", "type": "string"},
+        {"name": "EnqueuedTimeUtc", "type": "string"},
+        {"name": "SystemProperties", "type": {"type": "map", "values": ["long", "double", "string", "bytes"]}},
+        {"name": "Properties", "type": {"type": "map", "values": ["long", "double", "string", "bytes"]}},
+        {"name": "Body", "type": ["null", "bytes"]},
+    ],
+}
+
+
+def capture_records(partition, first_seq, bodies, minute):
+    out = []
+    for i, body in enumerate(bodies):
+        seq = first_seq + i
+        out.append({"SequenceNumber": seq, "Offset": str(seq * 512), "EnqueuedTimeUtc": f"11/26/2025 3:{minute:02d}:{i % 60:02d} PM",
+                    "SystemProperties": {"x-opt-enqueued-time": 1764172798000 + i, "x-opt-partition-key": "k"},
+                    "Properties": {"app": "meter", "n": i, "f": 1.5, "b": b"\x00"}, "Body": body})
+    return out
+
+
+def write_capture(root, partition, minute, records, codec, sync_interval=16000):
+    import fastavro
+    d = root / "contoso" / "telemetry" / str(partition) / "2025" / "11" / "26" / "15" / f"{minute:02d}"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / "00.avro"
+    with open(path, "wb") as f:
+        fastavro.writer(f, fastavro.parse_schema(CAPTURE_SCHEMA), records, codec=codec, sync_interval=sync_interval)
+    return path
+
+
+def test_capture_replay_both_codecs_empty_files_in_partition_and_time_order(tmp_path):
+    root = tmp_path / "capture"
+    recs = plain_events(40, 1)
+    bodies = [line(r).rstrip(b"\n") for r in recs]
+    no_ingest = line(envelope(event_id="cap-no-ingest", ingest_time_utc=None)).rstrip(b"\n")
+    # partition 1 minute 59 (deflate) sorts after minute 58 (null); partition 0 comes first.
+    write_capture(root, 1, 59, capture_records(1, 110, bodies[30:], 59), "deflate")
+    write_capture(root, 1, 58, capture_records(1, 100, bodies[20:30], 58), "null")
+    write_capture(root, 0, 58, capture_records(0, 0, bodies[:20] + [no_ingest, b"not json", None], 58), "deflate", 300)
+    empty = root / "contoso" / "telemetry" / "0" / "2025" / "11" / "26" / "15" / "59"
+    empty.mkdir(parents=True)
+    (empty / "00.avro").write_bytes(b"")  # Capture writes empty files for quiet windows
+    outs = []
+    for _ in range(2):
+        status, out, err = run([binary("eh-source"), "--capture-dir", str(root), "--dlq", str(tmp_path / "d")])
+        assert status == 0, err
+        outs.append(out)
+    assert outs[0] == outs[1]  # deterministic
+    s = summary(err)
+    assert (s["rows_in"], s["rows_out"], s["rows_dlq"]) == (43, 41, 2)
+    rows = [json.loads(l) for l in outs[0].splitlines()]
+    assert [r["event_id"] for r in rows] == [r["event_id"] for r in recs[:20]] + ["cap-no-ingest"] + \
+           [r["event_id"] for r in recs[20:]]
+    assert rows[0]["_source"] == {"source": "capture:contoso/telemetry", "partition": 0, "offset": 0}
+    assert rows[21]["_source"] == {"source": "capture:contoso/telemetry", "partition": 1, "offset": 100}
+    assert rows[-1]["_source"]["offset"] == 119
+    assert rows[20]["ingest_time_utc"] == "2025-11-26T15:58:20.000Z"  # from EnqueuedTimeUtc "11/26/2025 3:58:20 PM"
+    assert rows[0]["ingest_time_utc"] == recs[0]["ingest_time_utc"]  # the sender's own value wins
+    assert {k: v for k, v in rows[5].items() if k != "_source"} == recs[5]
+    dlq = read_ndjson(tmp_path / "d")[-2:]
+    assert [d["reason"] for d in dlq] == ["invalid_json", "invalid_json"]
+    assert dlq[0]["raw"] == "not json" and dlq[0]["source"]["offset"] == 21
+
+
+def test_capture_corrupt_block_becomes_a_dlq_record_and_the_file_goes_on(tmp_path):
+    root = tmp_path / "capture"
+    recs = plain_events(60, 1)
+    path = write_capture(root, 0, 0, capture_records(0, 0, [line(r).rstrip(b"\n") for r in recs], 0), "deflate", 2000)
+    data = bytearray(path.read_bytes())
+    sync = bytes(data[-16:])
+    marks = []
+    at = data.find(sync)
+    while at >= 0:
+        marks.append(at)
+        at = data.find(sync, at + 16)
+    assert len(marks) >= 4  # header + at least three blocks
+    start, end = marks[1] + 16, marks[2]
+    mid = (start + end) // 2
+    data[mid:mid + 8] = b"\xff" * 8  # damage the second block's deflate data
+    path.write_bytes(bytes(data))
+    status, out, err = run([binary("eh-source"), "--capture-dir", str(root), "--dlq", str(tmp_path / "d")])
+    assert status == 0, err
+    dlq = read_ndjson(tmp_path / "d")
+    assert len(dlq) == 1 and dlq[0]["reason"] == "corrupt_capture_block" and "block 2" in dlq[0]["message"]
+    rows = [json.loads(l) for l in out.splitlines()]
+    s = summary(err)
+    assert s["rows_dlq"] == 1 and s["rows_in"] == s["rows_out"] + 1
+    assert 0 < len(rows) < 60 and rows[-1]["event_id"] == recs[-1]["event_id"]  # blocks after the bad one are read
+    assert any(json.loads(l)["event"] == "corrupt_capture_block" for l in err.splitlines())
+    # A codec other than null/deflate fails clearly, naming the file.
+    import fastavro
+    other = tmp_path / "other" / "x.avro"
+    other.parent.mkdir()
+    with open(other, "wb") as f:
+        fastavro.writer(f, fastavro.parse_schema(CAPTURE_SCHEMA), capture_records(0, 0, [b"{}"], 0), codec="snappy") \
+            if _has_snappy() else f.write(b"Obj\x01\x04\x14avro.codec\x0cbzip2\x16avro.schema\x04{}\x00" + b"S" * 16)
+    status, _, err = run([binary("eh-source"), "--capture-dir", str(other.parent)])
+    assert status == 65 and "x.avro" in err and ("codec" in err or "damaged" in err)
+
+
+def _has_snappy():
+    try:
+        import cramjam  # noqa: F401  (fastavro's snappy codec)
+        return True
+    except ImportError:
+        return False

@@ -42,6 +42,8 @@ package enum RejectReason: String, CaseIterable, Sendable {
     case unknownEventType = "unknown_event_type"
     /// dlq-sink received a line that is not a DLQ record; it stores it wrapped.
     case notADLQRecord = "not_a_dlq_record"
+    /// eh-source could not decode a block of an Event Hubs Capture Avro file.
+    case corruptCaptureBlock = "corrupt_capture_block"
 
     /// One sentence for docs and `--list-reasons`.
     package var summary: String {
@@ -65,6 +67,7 @@ package enum RejectReason: String, CaseIterable, Sendable {
         case .tenantMismatch: "tenant_id differs from the pipeline's tenant (--tenant)"
         case .unknownEventType: "event_type is not one of the enabled event types (--event-types)"
         case .notADLQRecord: "dlq-sink received a line that is not a DLQ record; it is stored wrapped in one, bytes kept"
+        case .corruptCaptureBlock: "eh-source could not decode a block of an Event Hubs Capture Avro file; the record keeps the block's first 4 KiB"
         }
     }
 }

@@ -260,8 +260,57 @@ package final class EHSource {
 
     // MARK: Capture
 
+    /// Capture replay: each file's events in order, the Body as the record,
+    /// `SequenceNumber` as the offset, `EnqueuedTimeUtc` as ingest time. A
+    /// block that cannot be decoded becomes one `corrupt_capture_block` DLQ
+    /// record (counted as one input row) and the file goes on at the next
+    /// block when its framing allows. No wall clock: replays are repeatable.
     private func runCapture(directory: String) throws(StageError) {
-        throw StageError(.config, "--capture-dir is not implemented yet")
+        let layout = try CaptureLayout.scan(directory: directory)
+        var stampers: [String: SourceStamper] = [:]
+        var badTimes = 0
+        for file in layout.files {
+            if Signals.stopRequested || reachedLimit { break }
+            let sourceID = options.sourceID ?? file.sourceID
+            var stamper = stampers[sourceID] ?? SourceStamper(sourceID: sourceID, existing: .renameToOrigin)
+            defer { stampers[sourceID] = stamper }
+            let avro = try AvroCaptureFile(path: file.path)
+            if avro.isEmpty { continue }
+            blocks: while !reachedLimit, !Signals.stopRequested {
+                switch avro.nextBlock() {
+                case .end:
+                    break blocks
+                case .corrupt(let message, let raw, let resumable):
+                    runtime.countInput()
+                    runtime.externalBytesIn += raw.count
+                    let prefix = UnsafeRawBufferPointer(rebasing: raw[0..<min(raw.count, LineReader.prefixLimit)])
+                    try runtime.reject(raw: prefix, length: raw.count, tooLong: raw.count > prefix.count, input: file.path,
+                                       lineNumber: avro.blockIndex,
+                                       Rejection(.corruptCaptureBlock, "\(file.path): \(message)\(resumable ? "" : "; the rest of the file cannot be framed and is skipped")"))
+                    runtime.log(level: "error", event: "corrupt_capture_block", "\(file.path): \(message)")
+                    if !resumable { break blocks }
+                case .events(let events):
+                    for event in events {
+                        if reachedLimit { break }
+                        var ingest: Int64?
+                        if let text = event.enqueuedTime {
+                            ingest = EnqueuedTime.parseMillis(text)
+                            if ingest == nil {
+                                badTimes += 1
+                                if badTimes <= 3 { runtime.log(level: "warning", event: "bad_enqueued_time", "\(file.path): EnqueuedTimeUtc '\(text.prefix(64))' is not a time; ingest_time_utc left as sent") }
+                            }
+                        }
+                        let body = event.body ?? UnsafeRawBufferPointer(start: nil, count: 0)
+                        runtime.externalBytesIn += body.count
+                        let outcome = stamper.stamp(body, partition: file.partition, offset: event.sequenceNumber, ingestMillis: ingest)
+                        try capture?.write(body)
+                        try deliver(outcome, stamper: stamper, raw: body, input: file.path, number: Int(event.sequenceNumber)) {
+                            SourceStamper.positionJSON(sourceID: sourceID, partition: file.partition, offset: event.sequenceNumber)
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -33,6 +33,7 @@ test: unit e2e
 bench: release $(PY)
 	bench/envelope.sh
 	bench/bronze.sh
+	bench/eh_source.sh
 
 demo: release
 	bash scripts/demo.sh

@@ -73,6 +73,9 @@ package struct PayloadSchema: Sendable, Equatable {
     package var file: String
     /// Every property path the schema declares (`temperature`, `location.floor`).
     package var fields: Set<String>
+    /// The compiled schema, for `silver-validate`; nil when the file has a
+    /// problem (which `problems` then holds).
+    package var validator: JSONSchema?
 }
 
 /// A data-quality rule (`rules/event_types/<e>.yaml`). Parsed and checked

@@ -309,8 +309,9 @@ package struct ConfigTree: Sendable {
     }
 
     /// A schema is JSON, an object with `$schema`, `type: object` and
-    /// `properties`. Full JSON Schema validation of payloads belongs to
-    /// `silver-validate`; here we only need it readable and its field names.
+    /// `properties`, and it must compile with `JSONSchema`: a keyword the
+    /// validator does not implement is a problem here (file, line, JSON
+    /// pointer), so a schema can never be half enforced by `silver-validate`.
     private mutating func readSchema(_ relative: String, eventType: String, version: String) -> PayloadSchema? {
         guard let bytes = (try? FileIO.readFileIfExists(path(relative))) ?? nil else {
             report(relative, 1, "", "cannot read the file", "check its permissions")
@@ -323,9 +324,13 @@ package struct ConfigTree: Sendable {
             report(relative, line, "", "not valid JSON", "fix the JSON syntax near that line (quotes, commas, braces)")
             return nil
         }
-        guard case .success(let value) = ConfigValue.parseYAML(String(decoding: bytes, as: UTF8.self), file: relative),
-              case .map = value.kind
-        else {
+        let parsed = ConfigValue.parseYAML(String(decoding: bytes, as: UTF8.self), file: relative)
+        if case .failure(let problem) = parsed {
+            // Valid JSON that the line-keeping reader refuses: a key given twice.
+            problems.append(problem)
+            return nil
+        }
+        guard case .success(let value) = parsed, case .map = value.kind else {
             report(relative, 1, "", "a schema must be a JSON object", "write {\"$schema\": ..., \"type\": \"object\", \"properties\": {...}}")
             return nil
         }
@@ -352,7 +357,58 @@ package struct ConfigTree: Sendable {
             report(value.origin, "properties", "missing \"properties\"",
                    "list the payload's fields under \"properties\" (rules refer to them by name)")
         }
-        return PayloadSchema(eventType: eventType, version: version, file: relative, fields: fields)
+        let validator = compileSchema(bytes, relative, tree: value,
+                                      alreadyReported: Set(problems.filter { $0.file == relative }.map(\.keyPath)))
+        return PayloadSchema(eventType: eventType, version: version, file: relative, fields: fields, validator: validator)
+    }
+
+    /// Compiles the schema for `silver-validate`, reporting each compile
+    /// problem at the line of the keyword (found through the YAML reading
+    /// of the same file, which keeps lines) with its JSON pointer. A root
+    /// keyword the shape checks above already reported is not reported twice.
+    private mutating func compileSchema(_ bytes: [UInt8], _ relative: String, tree: ConfigValue,
+                                        alreadyReported: Set<String>) -> JSONSchema? {
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(String(decoding: bytes, as: UTF8.self))
+        } catch {
+            if case .duplicateKey(let pointer) = error {
+                report(relative, Self.line(of: pointer, in: tree), pointer, "key appears more than once in one object",
+                       "keep one: readers disagree on which value wins")
+            } else {
+                report(relative, 1, "", error.description, "fix the JSON syntax")
+            }
+            return nil
+        }
+        do {
+            return try JSONSchema.compile(document)
+        } catch {
+            for p in error.problems {
+                let tokens = JSONPointer.tokens(p.pointer) ?? []
+                if tokens.count == 1, alreadyReported.contains(tokens[0]) { continue }
+                report(relative, Self.line(of: p.pointer, in: tree), p.pointer, p.summary, p.kind.fix)
+            }
+            return nil
+        }
+    }
+
+    /// The line of the key (or list item) a JSON pointer names, or of the
+    /// deepest ancestor found.
+    static func line(of pointer: String, in tree: ConfigValue) -> Int {
+        var node = tree
+        var line = tree.origin.line
+        for token in JSONPointer.tokens(pointer) ?? [] {
+            if let entry = node.entry(token) {
+                line = entry.keyOrigin.line
+                node = entry.value
+            } else if let i = Int(token), i >= 0, i < node.items.count {
+                node = node.items[i]
+                line = node.origin.line
+            } else {
+                break
+            }
+        }
+        return line
     }
 
     private static func collectFields(_ properties: ConfigValue, prefix: String, into fields: inout Set<String>) {

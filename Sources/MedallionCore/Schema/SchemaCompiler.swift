@@ -243,7 +243,7 @@ struct SchemaCompiler {
 
             default:
                 let reason = Self.refusedBecause[key]
-                    ?? "this validator does not support it, and ignoring it would accept data the schema means to reject (supported keywords: docs/json-schema.md)"
+                    ?? "medallion's validator does not implement it, and ignoring it would let through data the schema means to reject"
                 problem(.unsupportedKeyword, at, key, reason)
             }
         }

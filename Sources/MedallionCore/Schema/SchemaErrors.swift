@@ -58,6 +58,18 @@ package struct SchemaProblem: Sendable, Hashable, CustomStringConvertible {
         /// `$ref`s that lead back to themselves without descending into the
         /// instance, so validation would never end.
         case referenceCycle = "reference cycle"
+
+        /// What to do about it, for `medallion check`.
+        package var fix: String {
+            switch self {
+            case .unsupportedKeyword: "remove it, or express the rule with supported keywords (docs/json-schema.md)"
+            case .unsupportedReference: "refer to a subschema of this file, e.g. \"$ref\": \"#/$defs/name\""
+            case .unsupportedFormat: "use date-time, date or uuid, or a \"pattern\""
+            case .invalidValue: "give the keyword a value of the documented shape (docs/json-schema.md)"
+            case .unresolvedReference: "point \"$ref\" at an existing subschema, e.g. \"#/$defs/name\""
+            case .referenceCycle: "make the reference descend into the value (properties, items) or remove it"
+            }
+        }
     }
 
     package var kind: Kind
@@ -74,10 +86,14 @@ package struct SchemaProblem: Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
-    /// `unsupported keyword "contains" at #/properties/tags/contains: ...`.
-    package var description: String {
-        "\(kind.rawValue) \"\(keyword)\" at #\(pointer): \(message)"
+    /// The message, led by the keyword's name when the keyword itself is
+    /// the problem (`unsupported keyword "contains": ...`).
+    package var summary: String {
+        kind == .unsupportedKeyword ? "unsupported keyword \"\(keyword)\": \(message)" : message
     }
+
+    /// `#/properties/tags/contains: unsupported keyword "contains": ...`.
+    package var description: String { "#\(pointer): \(summary)" }
 }
 
 /// RFC 6901 JSON pointers and the URI-fragment form `$ref` uses.

@@ -121,8 +121,12 @@ package struct JSONSchema: Sendable, Equatable {
     }
 
     /// A regular expression with the text it was compiled from, for messages.
+    ///
+    /// `Regex<AnyRegexOutput>` is not `Sendable` only because its output
+    /// type is dynamic; the compiler runs one match when it builds the
+    /// pattern, so the regex's lazily lowered program exists before the
+    /// schema is shared and concurrent validations only read it.
     struct Pattern: @unchecked Sendable {
-        // Regex is immutable once built; it is not declared Sendable on every platform.
         let source: String
         let regex: Regex<AnyRegexOutput>
     }

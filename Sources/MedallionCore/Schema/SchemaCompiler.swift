@@ -148,9 +148,10 @@ struct SchemaCompiler {
                     // ECMA-262 semantics as far as Swift Regex allows: code points, not
                     // grapheme clusters; \d and \w ASCII only.
                     let regex = try Regex(source).matchingSemantics(.unicodeScalar).asciiOnlyDigits().asciiOnlyWordCharacters()
+                    _ = try regex.firstMatch(in: "")  // lowers the program now, before the schema is shared
                     keywords.append(.pattern(JSONSchema.Pattern(source: source, regex: regex)))
                 } catch {
-                    problem(.invalidValue, at, key, "not a valid regular expression: \(error)")
+                    problem(.invalidValue, at, key, "\(source) is not a valid regular expression: \(error)")
                 }
             case "format":
                 guard case .string(let name) = v else {

@@ -223,3 +223,31 @@ struct JSONSchemaCompileErrorTests {
         #expect(problems(#"{"minLength": 2.0, "maxItems": 1e1}"#) == [])
     }
 }
+
+@Suite("JSON Schema concurrency")
+struct JSONSchemaConcurrencyTests {
+    @Test("one compiled schema validates from many tasks at once")
+    func sharedAcrossTasks() async throws {
+        let s = try JSONSchema.compile(text: #"{"properties": {"badge": {"pattern": "^b-[0-9]{4}$"}, "t": {"maximum": 20}}}"#)
+        let good = try JSONValue.parse(#"{"badge": "b-1234", "t": 19.5}"#)
+        let bad = try JSONValue.parse(#"{"badge": "x", "t": 21}"#)
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 {
+                group.addTask { (0..<500).allSatisfy { _ in s.isValid(good) && s.validate(bad).count == 2 } }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results == Array(repeating: true, count: 8))
+    }
+
+    @Test("an invalid regular expression is a compile error quoting the pattern's problem")
+    func badRegex() {
+        do {
+            _ = try JSONSchema.compile(text: #"{"properties": {"a": {"pattern": "[a-"}}}"#)
+            Issue.record("compiled")
+        } catch {
+            #expect(error.problems.map(\.pointer) == ["/properties/a/pattern"])
+            #expect(error.problems.first?.message == #"[a- is not a valid regular expression: expected ']'"#)
+        }
+    }
+}

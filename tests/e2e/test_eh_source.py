@@ -183,7 +183,7 @@ def test_injected_fetch_errors_and_a_broker_outage_are_survived(tmp_path):
         produce_spread(c, topic, recs[:20], 2)
         out, err = tmp_path / "out", tmp_path / "err"
         proc = subprocess.Popen([binary("eh-source"), "--plaintext", "--bootstrap", c.bootstrap, "--topic", topic,
-                                 "--group", group, *MOCK_FLAGS, "--idle-exit-seconds", "3"],
+                                 "--group", group, *MOCK_FLAGS, "--max-records", "60", "--idle-exit-seconds", "30"],
                                 stdout=open(out, "wb"), stderr=open(err, "wb"))
         wait_for(lambda: out.read_bytes().count(b"\n") == 20, 30, "the first 20 records")
         c.push_errors(API_FETCH, [ERR_NOT_LEADER_FOR_PARTITION, ERR_REQUEST_TIMED_OUT])

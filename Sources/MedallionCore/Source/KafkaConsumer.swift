@@ -63,7 +63,7 @@ package final class KafkaConsumer {
         for property in try settings.properties() {
             if rd_kafka_conf_set(conf, property.key, property.value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                let reason = property.isSecret ? "refused" : String(cString: errstr)
+                let reason = property.isSecret ? "refused" : Self.text(errstr)
                 throw StageError(.config, "Kafka setting '\(property.key)': \(reason); fix --kafka-property or the connection flags")
             }
         }
@@ -96,7 +96,7 @@ package final class KafkaConsumer {
         let opaque = Unmanaged.passUnretained(self).toOpaque()
         rd_kafka_conf_set_opaque(conf, opaque)
         guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errstr, errstr.count) else {
-            throw StageError(.config, "cannot create the Kafka consumer: \(String(cString: errstr))")
+            throw StageError(.config, "cannot create the Kafka consumer: \(Self.text(errstr))")
         }
         handle = rk
         rd_kafka_poll_set_consumer(rk)
@@ -244,5 +244,12 @@ package final class KafkaConsumer {
             unreachableSince = nil
             log("info", "broker_reachable", "\(bootstrap) answers again")
         }
+    }
+}
+
+extension KafkaConsumer {
+    /// The NUL-terminated text librdkafka wrote into an error buffer.
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -21,14 +21,7 @@ package struct BronzeSinkCommand: ParsableCommand {
         """,
         version: medallionVersion)
 
-    @Option(name: .long, help: "The pipeline's tenant: a record of any other tenant is a tenant_mismatch reject.")
-    var tenant: String?
-
-    @Option(name: .long, help: ArgumentHelp("Tenants a shared stream may carry (comma-separated).", valueName: "list"))
-    var tenants: String?
-
-    @Option(name: .long, help: ArgumentHelp("Enabled event types (comma-separated); default: any safe name.", valueName: "list"))
-    var eventTypes: String?
+    @OptionGroup var policyFlags: PolicyFlags
 
     @OptionGroup var sink: SinkFlags
     @OptionGroup var location: ConfigLocation
@@ -39,17 +32,12 @@ package struct BronzeSinkCommand: ParsableCommand {
     package func validate() throws {
         try standard.requireSingleInput("bronze-sink")
         if location.config == nil { try sink.requireLake() }
-        for name in [tenant].compactMap({ $0 }) + (commaList(tenants) ?? []) + (commaList(eventTypes) ?? [])
-        where !EnvelopePolicy.isSafeID(name) {
-            throw ValidationError("'\(name)' is not a valid tenant or event type name; use [a-z0-9][a-z0-9._-]{0,63}")
-        }
     }
 
     package func run() throws {
-        let settings = try location.settings(stage: "bronze-sink", tenant: tenant)
-        let policy = EnvelopePolicy(pipelineTenant: tenant, allowedTenants: commaList(tenants),
-                                    allowedEventTypes: commaList(eventTypes) ?? settings?.eventTypes)
-        let options = sink.sinkOptions(defaultSinkID: "bronze-sink", tenant: tenant, settings: settings)
+        let settings = try location.settings(stage: "bronze-sink", tenant: policyFlags.tenant)
+        let policy = policyFlags.policy(settings: settings)
+        let options = sink.sinkOptions(defaultSinkID: "bronze-sink", tenant: policyFlags.tenant, settings: settings)
         try runFilter(stage: "bronze-sink", options: standard) { (runtime) throws(StageError) in
             let sink = try BronzeSink(options: options, policy: policy)
             try sink.run(runtime)

@@ -21,14 +21,7 @@ package struct EnvelopeCheckCommand: ParsableCommand {
         """,
         version: medallionVersion)
 
-    @Option(name: .long, help: "The pipeline's tenant: a record of any other tenant is a tenant_mismatch reject.")
-    var tenant: String?
-
-    @Option(name: .long, help: ArgumentHelp("Tenants a shared stream may carry (comma-separated): any other is an unknown_tenant reject.", valueName: "list"))
-    var tenants: String?
-
-    @Option(name: .long, help: ArgumentHelp("Enabled event types (comma-separated); default: any safe name.", valueName: "list"))
-    var eventTypes: String?
+    @OptionGroup var policyFlags: PolicyFlags
 
     @Flag(name: .long, help: "Print every DLQ reason code with its meaning, then exit.")
     var listReasons = false
@@ -41,12 +34,8 @@ package struct EnvelopeCheckCommand: ParsableCommand {
     package func validate() throws {
         try standard.requireSingleInput("envelope-check")
         if listReasons { return }
-        guard tenant != nil || tenants != nil else {
+        guard policyFlags.tenant != nil || policyFlags.tenants != nil else {
             throw ValidationError("give the pipeline's tenant with --tenant T, or the tenants a shared stream may carry with --tenants a,b")
-        }
-        for name in [tenant].compactMap({ $0 }) + (commaList(tenants) ?? []) + (commaList(eventTypes) ?? [])
-        where !EnvelopePolicy.isSafeID(name) {
-            throw ValidationError("'\(name)' is not a valid tenant or event type name; use [a-z0-9][a-z0-9._-]{0,63}")
         }
     }
 
@@ -56,9 +45,8 @@ package struct EnvelopeCheckCommand: ParsableCommand {
             return
         }
         // Flags win over the tree: a flag given by hand is the more specific intent.
-        let settings = try location.settings(stage: "envelope-check", tenant: tenant)
-        let policy = EnvelopePolicy(pipelineTenant: tenant, allowedTenants: commaList(tenants),
-                                    allowedEventTypes: commaList(eventTypes) ?? settings?.eventTypes)
+        let settings = try location.settings(stage: "envelope-check", tenant: policyFlags.tenant)
+        let policy = policyFlags.policy(settings: settings)
         try runFilter(stage: "envelope-check", options: standard) { (runtime) throws(StageError) in
             try EnvelopeCheckStage.run(runtime, policy: policy)
         }

@@ -90,6 +90,23 @@ struct EHSourceTests {
         #expect(stamp(#"{"a":1}"#, existing: .keep, ingest: nil) == #"{"_source":{"source":"kafka:b/t","partition":3,"offset":42},"a":1}"#)
     }
 
+    /// Regression: the stamper once borrowed the source id's bytes from a
+    /// temporary array after it was freed, and live output carried garbage in
+    /// `_source.source` about one run in six. Long ids and allocation churn
+    /// make a borrowed buffer show.
+    @Test func theSourceIDIsCopiedNotBorrowed() {
+        for i in 0..<300 {
+            let id = "kafka:broker-\(i).example.internal:9093/" + String(repeating: "t", count: 40 + i % 50)
+            var stamper = SourceStamper(sourceID: id, existing: .keep)
+            let churn = [UInt8](repeating: 0x7B, count: 64 + i % 200)
+            let outcome = [UInt8](#"{"a":1}"#).withUnsafeBytes { stamper.stamp($0, partition: 0, offset: Int64(i), ingestMillis: nil) }
+            guard case .emit = outcome else { Issue.record("rejected"); continue }
+            let text = String(decoding: stamper.line, as: UTF8.self)
+            #expect(text.hasPrefix(#"{"_source":{"source":""# + id + #"","#), "\(text.prefix(160))")
+            #expect(churn.count > 0)
+        }
+    }
+
     @Test func nonObjectsAreRejectedWithTheirReason() {
         #expect(stamp("[1]") == "reject:not_an_object")
         #expect(stamp("nope") == "reject:invalid_json")

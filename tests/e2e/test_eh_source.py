@@ -174,10 +174,6 @@ def test_two_instances_in_one_group_share_partitions_without_loss_or_repeats(clu
     assert per_instance[0] and per_instance[1]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, issue 6 stays open: in about 1 run in 6 eh-source stops receiving after the mock "
-    "broker's down/up (all later records are in the topic, read back by kcat) or skips a record right "
-    "after the injected fetch errors; needs librdkafka debug tracing to find the cause"))
 def test_injected_fetch_errors_and_a_broker_outage_are_survived(tmp_path):
     c = MockCluster(brokers=1)
     try:

@@ -39,7 +39,9 @@ package struct SourceStamper {
         self.existing = existing
         line.reserveCapacity(1 << 16)
         sourcePrefix = Array(#"{"_source":{"source":"#.utf8)
-        JSONWriter.appendQuoted(Array(sourceID.utf8).withUnsafeBytes { $0 }, to: &sourcePrefix)
+        var prefix = sourcePrefix
+        Array(sourceID.utf8).withUnsafeBytes { JSONWriter.appendQuoted($0, to: &prefix) }
+        sourcePrefix = prefix
         sourcePrefix += Array(#","partition":"#.utf8)
     }
 

@@ -246,3 +246,17 @@ def test_bronze_sigterm_commits_the_batch_in_flight_and_exits_0(tmp_path):
     assert out == data  # forwarded after the commit
     assert summary(err.decode())["status"] == "stopped"
     assert deltalake.DeltaTable(str(lake / "bronze" / "events")).to_pyarrow_table().num_rows == 500
+
+
+def test_bronze_batches_by_bytes_and_honours_the_compression_level(tmp_path):
+    lake = tmp_path / "lake"
+    data = ndjson(events(300))
+    status, out, err = run([binary("bronze-sink"), "--lake", str(lake), *TENANTS, "--batch-bytes", "5000",
+                            "--compression-level", "19", "--no-audit"], data)
+    assert status == 0, err
+    assert out == data
+    dt = deltalake.DeltaTable(str(lake / "bronze" / "events"))
+    assert dt.version() >= 5  # ~300 rows of ~200 counted bytes in 5 kB batches: about a dozen commits, not one
+    assert dt.to_pyarrow_table().num_rows == 300
+    status, _, err = run([binary("bronze-sink"), "--lake", str(lake), *TENANTS, "--compression-level", "42"])
+    assert status == 64 and "--compression-level" in err

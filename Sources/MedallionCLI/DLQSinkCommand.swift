@@ -103,12 +103,7 @@ package struct DLQSinkCommand: ParsableCommand {
             let result = try plan.run(lakeRoot: lakeRoot, output: output) { message in
                 reportError(stage: "dlq-sink", StageError(.data, message))
             }
-            var w = JSONWriter()
-            w.beginObject()
-            w.key("ts"); w.string(Timestamp.isoMillis(wallClockMicros()))
-            w.key("level"); w.string(result.filesFailed == 0 ? "info" : "error")
-            w.key("stage"); w.string("dlq-sink")
-            w.key("event"); w.string("summary")
+            var w = JSONWriter.diagnostic(level: result.filesFailed == 0 ? "info" : "error", stage: "dlq-sink", event: "summary")
             w.key("mode"); w.string("redrive")
             w.key("status"); w.string(result.filesFailed == 0 ? "ok" : "failed")
             w.key("rows_out"); w.int(result.emitted)

@@ -80,12 +80,7 @@ package func runFilter(
 
 /// Prints an error as one JSON line on stderr.
 package func reportError(stage: String, _ error: StageError) {
-    var w = JSONWriter()
-    w.beginObject()
-    w.key("ts"); w.string(Timestamp.isoMillis(wallClockMicros()))
-    w.key("level"); w.string("error")
-    w.key("stage"); w.string(stage)
-    w.key("event"); w.string("error")
+    var w = JSONWriter.diagnostic(level: "error", stage: stage, event: "error")
     w.key("exit_status"); w.int(Int(error.exitStatus.rawValue))
     w.key("msg"); w.string(error.message)
     w.endObject()

@@ -13,10 +13,11 @@ struct JSONWriterTests {
         w.key("d"); w.double(2.5)
         w.key("big"); w.int(Int64.min)
         w.key("nan"); w.double(.nan)
+        w.key("negzero"); w.double(-0.0)
         w.key("arr"); w.beginArray(); w.bool(true); w.null(); w.int(0); w.endArray()
         w.endObject()
         let text = String(decoding: w.bytes, as: UTF8.self)
-        #expect(text == #"{"k\"":"a\"b\\c\n\t\u0001\u001fé","n":-42,"d":2.5,"big":-9223372036854775808,"nan":null,"arr":[true,null,0]}"#)
+        #expect(text == #"{"k\"":"a\"b\\c\n\t\u0001\u001fé","n":-42,"d":2.5,"big":-9223372036854775808,"nan":null,"negzero":-0.0,"arr":[true,null,0]}"#)
         #expect((try? scan(w.bytes).get()) == .object)
     }
 

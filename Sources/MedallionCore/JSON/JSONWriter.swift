@@ -86,7 +86,7 @@ package struct JSONWriter {
     package mutating func double(_ value: Double) {
         separate()
         if value.isFinite {
-            if value == value.rounded(), abs(value) < 1e15 {
+            if value == value.rounded(), abs(value) < 1e15, !(value == 0 && value.sign == .minus) {
                 appendDecimal(Int64(value))
                 bytes.append(contentsOf: ".0".utf8)
             } else {
@@ -105,6 +105,18 @@ package struct JSONWriter {
     package mutating func null() {
         separate()
         bytes.append(contentsOf: "null".utf8)
+    }
+
+    /// Opens a diagnostic line for stderr with the keys every stage's logs
+    /// share — `ts`, `level`, `stage`, `event` — so they stay one format.
+    package static func diagnostic(level: String, stage: String, event: String) -> JSONWriter {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("ts"); w.string(Timestamp.isoMillis(wallClockMicros()))
+        w.key("level"); w.string(level)
+        w.key("stage"); w.string(stage)
+        w.key("event"); w.string(event)
+        return w
     }
 
     /// Inserts text that is already valid JSON (for example a value scanned from

@@ -81,12 +81,7 @@ package final class KafkaConsumer {
         rd_kafka_conf_set_log_cb(conf) { _, level, facility, text in
             // FAIL lines repeat what the error callback reports as broker_error.
             guard level <= 4, let facility, strcmp(facility, "FAIL") != 0 else { return }
-            var w = JSONWriter()
-            w.beginObject()
-            w.key("ts"); w.string(Timestamp.isoMillis(wallClockMicros()))
-            w.key("level"); w.string(level <= 3 ? "error" : "warning")
-            w.key("stage"); w.string("eh-source")
-            w.key("event"); w.string("librdkafka")
+            var w = JSONWriter.diagnostic(level: level <= 3 ? "error" : "warning", stage: "eh-source", event: "librdkafka")
             w.key("facility"); w.string(String(cString: facility))
             w.key("msg"); w.string(text.map { String(cString: $0) } ?? "")
             w.endObject()

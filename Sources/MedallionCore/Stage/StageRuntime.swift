@@ -93,12 +93,7 @@ package final class StageRuntime {
     /// reported as `rows_undelivered` rather than counted as output.
     package func emitSummary(status: String, error: String? = nil) {
         let seconds = monotonicSeconds() - startedAt
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("ts"); w.string(Timestamp.isoMillis(wallClockMicros()))
-        w.key("level"); w.string(status == "ok" || status == "stopped" ? "info" : "error")
-        w.key("stage"); w.string(options.stage)
-        w.key("event"); w.string("summary")
+        var w = JSONWriter.diagnostic(level: status == "ok" || status == "stopped" ? "info" : "error", stage: options.stage, event: "summary")
         w.key("status"); w.string(status)
         w.key("input"); w.string(options.summaryInput ?? ([options.input] + options.moreInputs).joined(separator: ","))
         let delivered = max(0, output.deliveredLines - marks)
@@ -120,12 +115,7 @@ package final class StageRuntime {
 
     /// Logs one diagnostic event on stderr.
     package func log(level: String, event: String, _ message: String) {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("ts"); w.string(Timestamp.isoMillis(wallClockMicros()))
-        w.key("level"); w.string(level)
-        w.key("stage"); w.string(options.stage)
-        w.key("event"); w.string(event)
+        var w = JSONWriter.diagnostic(level: level, stage: options.stage, event: event)
         w.key("msg"); w.string(message)
         w.endObject()
         writeDiagnostic(w.bytes)

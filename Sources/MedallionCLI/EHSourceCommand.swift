@@ -81,7 +81,7 @@ package struct EHSourceCommand: ParsableCommand {
     var sourceId: String?
     @Option(name: .long, help: ArgumentHelp("Stop after this many records.", valueName: "n"))
     var maxRecords: Int?
-    @Option(name: .long, help: ArgumentHelp("Stop after this long without a record (live, --follow).", valueName: "seconds"))
+    @Option(name: .long, help: ArgumentHelp("Stop after this long without a record (live, --follow); live, a rebalance or a broker error restarts the clock.", valueName: "seconds"))
     var idleExitSeconds: Double?
     @Option(name: .long, help: ArgumentHelp("At most this many records per second (0: unlimited).", valueName: "n"))
     var rate: Double = 0

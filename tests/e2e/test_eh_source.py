@@ -169,9 +169,42 @@ def test_two_instances_in_one_group_share_partitions_without_loss_or_repeats(clu
         assert p.wait(timeout=60) == 0
     rows = [json.loads(l) for o in outs for l in o.read_bytes().splitlines()]
     ids = [r["event_id"] for r in rows]
-    assert sorted(ids) == sorted(r["event_id"] for r in recs)  # nothing lost, nothing twice
+    assert set(ids) == {r["event_id"] for r in recs}  # nothing lost
+    # Nothing twice, unless a commit was refused mid-rebalance (librdkafka's mock refuses commits
+    # once a rebalance began; timing decides). Then the repeat is reported, and it is only of
+    # records after the refused commit, on the partitions that changed hands.
+    repeated = {i for i in ids if ids.count(i) > 1}
+    if repeated:
+        failures = [l for e in errs for l in json_lines(e.read_text()) if l["event"] == "offset_commit_failed"]
+        assert failures, f"{len(repeated)} records repeated without an offset_commit_failed warning"
+        assert "at-least-once" in failures[0]["msg"]
     per_instance = [{json.loads(l)["_source"]["partition"] for l in o.read_bytes().splitlines()} for o in outs]
     assert per_instance[0] and per_instance[1]
+
+
+def test_a_quiet_topic_commits_at_once_so_a_member_joining_later_repeats_nothing(cluster, tmp_path):
+    """The background auto-commit runs every few seconds; a rebalance inside that window would hand
+    partitions over at the previous commit. eh-source commits as soon as the topic goes quiet."""
+    topic, group = fresh("late"), fresh("g")
+    cluster.create_topic(topic, 4)
+    recs = plain_events(160, 4)
+    produce_spread(cluster, topic, recs[:80], 4)
+    outs = [tmp_path / "a.out", tmp_path / "b.out"]
+    errs = [tmp_path / "a.err", tmp_path / "b.err"]
+    first = subprocess.Popen(source_args(cluster, topic, group, "--idle-exit-seconds", "6"),
+                             stdout=open(outs[0], "wb"), stderr=open(errs[0], "wb"))
+    wait_for(lambda: outs[0].read_bytes().count(b"\n") == 80, 30, "the first member to read 80 records")
+    time.sleep(0.5)  # quiet: the first member commits now, not at the next auto-commit
+    second = subprocess.Popen(source_args(cluster, topic, group, "--idle-exit-seconds", "3"),
+                              stdout=open(outs[1], "wb"), stderr=open(errs[1], "wb"))
+    wait_for(lambda: any(l["event"] == "partitions_assigned" and not l["msg"].endswith("none")
+                         for l in json_lines(errs[1].read_text())), 30, "the second member to own partitions")
+    produce_spread(cluster, topic, recs[80:], 4)
+    for p in (first, second):
+        assert p.wait(timeout=60) == 0
+    ids = [json.loads(l)["event_id"] for o in outs for l in o.read_bytes().splitlines()]
+    assert sorted(ids) == sorted(r["event_id"] for r in recs)  # nothing lost, nothing twice
+    assert outs[1].read_bytes(), "the second member read nothing"
 
 
 def test_injected_fetch_errors_and_a_broker_outage_are_survived(tmp_path):

@@ -141,6 +141,7 @@ package final class EHSource {
         var lastActivity = monotonicSeconds()
         var everAssigned = false
         var errorsSeen = 0
+        var rebalancesSeen = 0
         var positionBuffer: [UInt8] = []
         while !Signals.stopRequested, !reachedLimit {
             if let error = deferredError { throw error }
@@ -148,15 +149,18 @@ package final class EHSource {
             case .idle:
                 try flush()
                 consumer.storeOffsets()
+                consumer.commitStored()
                 sinceStore = 0
                 let now = monotonicSeconds()
                 if !consumer.assignment.isEmpty || consumer.rebalances > 0 {
                     if !everAssigned { everAssigned = true; lastActivity = now }
                 }
-                // Idle means a quiet topic, not a struggling broker: errors and
-                // outages restart the idle clock.
-                if consumer.brokerErrors != errorsSeen || consumer.unreachableSince != nil {
+                // Idle means a quiet topic, not a struggling broker or a group
+                // in motion: errors, outages and rebalances restart the idle
+                // clock (newly assigned partitions may hold a backlog).
+                if consumer.brokerErrors != errorsSeen || consumer.unreachableSince != nil || consumer.rebalances != rebalancesSeen {
                     errorsSeen = consumer.brokerErrors
+                    rebalancesSeen = consumer.rebalances
                     lastActivity = now
                 }
                 if let down = consumer.unreachableSince, now - down >= options.maxRetrySeconds {

@@ -50,6 +50,10 @@ package final class KafkaConsumer {
     private var current: UnsafeMutablePointer<rd_kafka_message_t>?
     /// Next offset to store per partition (last emitted + 1).
     private var pending: [Int32: Int64] = [:]
+    /// Offsets were stored since the last commit request.
+    private var storedSinceCommit = false
+    /// Commits that failed (each reported on stderr).
+    package private(set) var commitFailures = 0
     private var closed = false
 
     /// Creates the consumer and subscribes to `topic`.
@@ -161,6 +165,7 @@ package final class KafkaConsumer {
             rd_kafka_topic_partition_list_add(list, topic, partition).pointee.offset = offset
         }
         pending.removeAll(keepingCapacity: true)
+        storedSinceCommit = true
         let err = rd_kafka_offsets_store(handle, list)
         // _STATE: a partition was revoked meanwhile; its records were emitted
         // and the new owner starts from the last commit (at-least-once).
@@ -168,6 +173,17 @@ package final class KafkaConsumer {
             log("warning", "offset_store_failed", String(cString: rd_kafka_err2str(err)))
         }
         rd_kafka_topic_partition_list_destroy(list)
+    }
+
+    /// Asks for a commit of what was stored since the last one, without
+    /// waiting. Called when the topic goes quiet: the background auto-commit
+    /// runs only every few seconds, and a rebalance in that window hands the
+    /// partitions over at the previous commit (brokers may refuse a commit
+    /// once the rebalance has begun, as librdkafka's mock cluster does).
+    package func commitStored() {
+        guard storedSinceCommit, !assignment.isEmpty else { return }
+        storedSinceCommit = false
+        _ = rd_kafka_commit(handle, nil, 1)
     }
 
     /// Commits stored offsets synchronously and leaves the group.
@@ -179,8 +195,22 @@ package final class KafkaConsumer {
             self.current = nil
         }
         storeOffsets()
-        _ = rd_kafka_commit(handle, nil, 0)
+        commitNow(handle, why: "on close")
         _ = rd_kafka_consumer_close(handle)
+    }
+
+    /// A synchronous commit whose failure is reported with its consequence:
+    /// the group keeps an older position and the partitions' next reader
+    /// repeats what came after it (at-least-once; a sink that records its
+    /// positions, like bronze-sink, skips what it already stored).
+    private func commitNow(_ rk: OpaquePointer?, why: String) {
+        storedSinceCommit = false
+        let err = rd_kafka_commit(rk, nil, 0)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR, err != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            commitFailures += 1
+            log("warning", "offset_commit_failed",
+                "committing the offsets of topic \(topic) \(why) failed (\(String(cString: rd_kafka_err2str(err)))); the next reader of these partitions starts at the previous commit and repeats the records after it (at-least-once); bronze-sink skips those it already stored")
+        }
     }
 
     private func rebalance(_ rk: OpaquePointer?, _ err: rd_kafka_resp_err_t,
@@ -206,7 +236,7 @@ package final class KafkaConsumer {
             beforeRevoke?()
             storeOffsets()
             // Commit now, so the next owner starts after what we emitted.
-            _ = rd_kafka_commit(rk, nil, 0)
+            commitNow(rk, why: "before giving partitions \(assignment.map(String.init).joined(separator: ",")) up")
             rd_kafka_assign(rk, nil)
             log("info", "partitions_revoked", "topic \(topic): \(assignment.map(String.init).joined(separator: ","))")
             assignment = []

@@ -39,6 +39,7 @@ let package = Package(
         .executableTarget(name: "dlq-sink", dependencies: ["MedallionCLI"]),
         .executableTarget(name: "medallion", dependencies: ["MedallionCLI"]),
         .executableTarget(name: "eh-source", dependencies: ["MedallionCLI"]),
+        .executableTarget(name: "silver-validate", dependencies: ["MedallionCLI"]),
         .testTarget(
             name: "MedallionCoreTests", dependencies: ["MedallionCore"],
             exclude: ["Config/Fixtures"]),

@@ -79,13 +79,38 @@ package struct PayloadSchema: Sendable, Equatable {
 }
 
 /// A data-quality rule (`rules/event_types/<e>.yaml`). Parsed and checked
-/// here; `silver-validate` executes them.
+/// here; `silver-validate` executes them (see `SilverProgram`).
 package struct QualityRule: Sendable, Equatable {
     package enum Action: String, Sendable { case warn, drop, fail }
     package var name: String
     package var kind: String
     package var field: String
     package var action: Action
+    package var min: Double?
+    package var max: Double?
+    package var pattern: String?
+    /// `allowed_values`, as JSON scalars (`"heat"`, `3`, `true`).
+    package var values: [JSONValue] = []
+    package var maxAgeSeconds: Int?
+    package var op: String?
+    package var otherField: String?
+    /// `unique`: how long an event id is remembered (default one day).
+    package var windowSeconds: Int = 86_400
+    package var file: String = ""
+    package var line: Int = 0
+}
+
+/// A `ConfigValue` scalar as the JSON value a payload would carry.
+extension ConfigValue {
+    package var jsonScalar: JSONValue {
+        switch kind {
+        case .bool(let b): .bool(b)
+        case .int(let i): .number(String(i))
+        case .double(let d): .number(String(d))
+        case .string(let s): .string(s)
+        case .null, .list, .map: .null
+        }
+    }
 }
 
 /// What Silver and Gold do with one event type.
@@ -94,12 +119,26 @@ package struct EventTypeRules: Sendable, Equatable {
         package var field: String
         package var op: String
         package var unitField: String?
+        /// `map`: from value (as text) to the new value.
+        package var mapping: [(from: String, to: JSONValue)] = []
+
+        package static func == (a: Standardize, b: Standardize) -> Bool {
+            a.field == b.field && a.op == b.op && a.unitField == b.unitField
+                && a.mapping.map(\.from) == b.mapping.map(\.from) && a.mapping.map(\.to) == b.mapping.map(\.to)
+        }
     }
 
     package struct Enrich: Sendable, Equatable {
         package var lookup: String
         package var key: String
         package var fields: [String]
+    }
+
+    /// A derived column: `local_date`/`local_hour` of a timestamp in the site's time zone.
+    package struct Derive: Sendable, Equatable {
+        package var name: String
+        package var function: String
+        package var field: String
     }
 
     package struct Measure: Sendable, Equatable {
@@ -116,19 +155,32 @@ package struct EventTypeRules: Sendable, Equatable {
     }
 
     package var eventType: String
+    /// The rules file, relative to the tree's root (for messages).
+    package var file: String
     package var rules: [QualityRule]
     package var standardize: [Standardize]
     package var enrich: [Enrich]
+    package var derive: [Derive]
     package var gold: [GoldAggregate]
 
     init(_ v: ConfigValue, eventType: String) {
         self.eventType = eventType
+        file = v.origin.file
         rules = (v["rules"]?.items ?? []).map { r in
             QualityRule(name: r["name"]?.string ?? "", kind: r["kind"]?.string ?? "", field: r["field"]?.string ?? "",
-                        action: QualityRule.Action(rawValue: r["action"]?.string ?? "") ?? .warn)
+                        action: QualityRule.Action(rawValue: r["action"]?.string ?? "") ?? .warn,
+                        min: r["min"]?.double, max: r["max"]?.double, pattern: r["pattern"]?.string,
+                        values: (r["values"]?.items ?? []).map(\.jsonScalar),
+                        maxAgeSeconds: r["max_age_seconds"]?.int, op: r["op"]?.string, otherField: r["other_field"]?.string,
+                        windowSeconds: r["window"]?.string.flatMap(ShapeChecker.durationSeconds) ?? 86_400,
+                        file: r.origin.file, line: r.origin.line)
         }
         standardize = (v["standardize"]?.items ?? []).map { s in
-            Standardize(field: s["field"]?.string ?? "", op: s["op"]?.string ?? "", unitField: s["unit_field"]?.string)
+            Standardize(field: s["field"]?.string ?? "", op: s["op"]?.string ?? "", unitField: s["unit_field"]?.string,
+                        mapping: (s["values"]?.entries ?? []).map { (from: $0.key, to: $0.value.jsonScalar) })
+        }
+        derive = (v["derive"]?.items ?? []).map { d in
+            Derive(name: d["name"]?.string ?? "", function: d["fn"]?.string ?? "", field: d["field"]?.string ?? "")
         }
         enrich = (v["enrich"]?.items ?? []).map { e in
             Enrich(lookup: e["lookup"]?.string ?? "", key: e["key"]?.string ?? "", fields: e["fields"]?.strings ?? [])

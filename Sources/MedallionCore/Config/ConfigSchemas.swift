@@ -71,7 +71,8 @@ package enum ConfigSchemas {
 
     package static let ruleKinds = ["not_null", "range", "regex", "allowed_values", "unique", "freshness", "cross_field"]
     package static let ruleActions = ["warn", "drop", "fail"]
-    package static let standardizeOps = ["to_celsius", "lowercase", "uppercase", "trim"]
+    package static let standardizeOps = ["to_celsius", "lowercase", "uppercase", "trim", "map", "to_utc"]
+    package static let deriveFunctions = ["local_date", "local_hour"]
     package static let lookups = ["sites"]
     package static let measureFunctions = ["count", "sum", "avg", "min", "max"]
     package static let comparisons = ["lt", "le", "gt", "ge", "eq", "ne"]
@@ -93,11 +94,18 @@ package enum ConfigSchemas {
             Field("max_age_seconds", .integer(1...31_536_000)),
             Field("op", .choice(comparisons)),
             Field("other_field", .text(.fieldPath)),
+            Field("window", .text(.duration)),
         ]), nonEmpty: false)),
         Field("standardize", .list(.record([
             Field("field", .text(.fieldPath), required: true),
             Field("op", .choice(standardizeOps), required: true),
             Field("unit_field", .text(.fieldPath)),
+            Field("values", .dictionary(key: .any, value: .scalar)),
+        ]), nonEmpty: false)),
+        Field("derive", .list(.record([
+            Field("name", .text(.safeID), required: true),
+            Field("fn", .choice(deriveFunctions), required: true),
+            Field("field", .text(.fieldPath), required: true),
         ]), nonEmpty: false)),
         Field("enrich", .list(.record([
             Field("lookup", .choice(lookups), required: true),

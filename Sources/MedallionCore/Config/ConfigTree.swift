@@ -41,9 +41,9 @@ package struct ConfigTree: Sendable {
     /// Reads and checks the tree. With `tenant`, only what that tenant's
     /// filters need is read (platform, that tenant's files, the names of the
     /// event types), so a mistake in another tenant's file does not stop it.
-    package static func load(root: String, tenant only: String? = nil) -> ConfigTree {
+    package static func load(root: String, tenant only: String? = nil, withRules: Bool = false) -> ConfigTree {
         var tree = ConfigTree(root: root)
-        tree.loadAll(only: only)
+        tree.loadAll(only: only, withRules: withRules)
         // A secret on a line already reported (an unknown `connection_string`
         // key, a secret in `connection_string_env`) is one mistake, not two.
         let located = Set(tree.problems.map { "\($0.file):\($0.line)" })
@@ -204,7 +204,7 @@ package struct ConfigTree: Sendable {
         }
     }
 
-    private mutating func loadAll(only: String?) {
+    private mutating func loadAll(only: String?, withRules: Bool) {
         if !isDirectory("configs") {
             report(Self.platformFile, 1, "", "no configuration tree here (no configs/ folder under '\(root)')",
                    "run in the tree's root or pass --config DIR; `medallion onboard tenant NAME` starts a tenant")
@@ -214,6 +214,7 @@ package struct ConfigTree: Sendable {
                             missingFix: "create it with `version: 1` and the platform defaults (see docs/configuration.md)")
         loadSchemas()
         loadTenants(only: only)
+        if only != nil, withRules { loadRules() }
         guard only == nil else { return }
         loadRules()
         loadPipelines()
@@ -459,11 +460,14 @@ package struct ConfigTree: Sendable {
             report(v.origin, path, "field '\(name)' is in no schema version of \(eventType) nor in the envelope",
                    "\(near)add it to the properties of \(newest)")
         }
+        // Rules run on the final Silver row, so they may name enriched and derived columns.
+        let rowColumns = Set((value["enrich"]?.items ?? []).flatMap { $0["fields"]?.strings ?? [] }.map { $0 == "name" ? "site_name" : $0 })
+            .union((value["derive"]?.items ?? []).compactMap { $0["name"]?.string })
         var ruleNames: Set<String> = []
         for (i, rule) in value["rules"]?.items.enumerated().map({ $0 }) ?? [] {
             let path = "rules[\(i)]"
-            checkField(rule["field"], "\(path).field")
-            checkField(rule["other_field"], "\(path).other_field")
+            checkField(rule["field"], "\(path).field", extra: rowColumns)
+            checkField(rule["other_field"], "\(path).other_field", extra: rowColumns)
             if let name = rule["name"]?.string, !ruleNames.insert(name).inserted {
                 report(rule["name"]!.origin, "\(path).name", "rule name '\(name)' is used twice",
                        "give each rule its own name: it is the reason code of the records it drops")
@@ -492,6 +496,24 @@ package struct ConfigTree: Sendable {
                 report(s.origin, "standardize[\(i)]", "to_celsius needs `unit_field` (the field that says C or F)",
                        "add `unit_field: unit`")
             }
+            if s["op"]?.string == "map", s["values"] == nil {
+                report(s.origin, "standardize[\(i)]", "map needs `values` (old value: new value)",
+                       "add e.g. `values: {IN: in, OUT: out}`")
+            }
+            if s["values"] != nil, s["op"]?.string != "map" {
+                report(s["values"]!.origin, "standardize[\(i)].values", "`values` only applies to op map",
+                       "remove it, or write `op: map`")
+            }
+        }
+        var derived: Set<String> = []
+        for (i, d) in value["derive"]?.items.enumerated().map({ $0 }) ?? [] {
+            checkField(d["field"], "derive[\(i)].field")
+            if let name = d["name"]?.string {
+                if payloadFields.contains(name) || Self.envelopeFields.contains(name) || !derived.insert(name).inserted {
+                    report(d["name"]!.origin, "derive[\(i)].name", "column '\(name)' already exists",
+                           "choose a new column name, e.g. event_date_local")
+                }
+            }
         }
         var enriched: Set<String> = []
         for (i, e) in value["enrich"]?.items.enumerated().map({ $0 }) ?? [] {
@@ -511,10 +533,10 @@ package struct ConfigTree: Sendable {
                 report(g["name"]!.origin, "gold[\(i)].name", "gold table '\(name)' is defined twice", "give each table its own name")
             }
             for (j, f) in (g["group_by"]?.items ?? []).enumerated() {
-                checkField(f, "gold[\(i)].group_by[\(j)]", extra: enriched)
+                checkField(f, "gold[\(i)].group_by[\(j)]", extra: enriched.union(derived))
             }
             for (j, m) in (g["measures"]?.items ?? []).enumerated() {
-                checkField(m["field"], "gold[\(i)].measures[\(j)].field", extra: enriched)
+                checkField(m["field"], "gold[\(i)].measures[\(j)].field", extra: enriched.union(derived))
                 if m["fn"]?.string != "count", m["field"] == nil {
                     report(m.origin, "gold[\(i)].measures[\(j)]", "\(m["fn"]?.string ?? "this") needs a `field`",
                            "add `field:` naming the value to aggregate (only count has none)")

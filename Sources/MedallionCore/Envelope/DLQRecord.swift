@@ -45,6 +45,9 @@ package struct DLQRecord {
         w.key("message"); w.string(rejection.message)
         w.key("field")
         if let field = rejection.field { w.string(field) } else { w.null() }
+        if let rule = rejection.rule {
+            w.key("rule"); w.string(rule)
+        }
         w.key("tenant_id")
         if let tenantID { w.string(tenantID) } else { w.null() }
         w.key("event_type")

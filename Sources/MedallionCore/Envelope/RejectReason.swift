@@ -44,6 +44,14 @@ package enum RejectReason: String, CaseIterable, Sendable {
     case notADLQRecord = "not_a_dlq_record"
     /// eh-source could not decode a block of an Event Hubs Capture Avro file.
     case corruptCaptureBlock = "corrupt_capture_block"
+    /// silver-validate: no schema file for the record's event type and version.
+    case unknownSchemaVersion = "unknown_schema_version"
+    /// silver-validate: the payload breaks its JSON Schema.
+    case schemaViolation = "schema_violation"
+    /// silver-validate: a data-quality rule with action `drop` failed.
+    case ruleFailed = "rule_failed"
+    /// silver-validate: a `unique` rule with action `drop` saw the id again within its window.
+    case duplicateEvent = "duplicate_event"
 
     /// One sentence for docs and `--list-reasons`.
     package var summary: String {
@@ -68,6 +76,10 @@ package enum RejectReason: String, CaseIterable, Sendable {
         case .unknownEventType: "event_type is not one of the enabled event types (--event-types)"
         case .notADLQRecord: "dlq-sink received a line that is not a DLQ record; it is stored wrapped in one, bytes kept"
         case .corruptCaptureBlock: "eh-source could not decode a block of an Event Hubs Capture Avro file; the record keeps the block's first 4 KiB"
+        case .unknownSchemaVersion: "silver-validate has no schema for this event type and schema_version (schemas/event_types/<e>/v<M>.<m>.json)"
+        case .schemaViolation: "silver-validate: the payload breaks its JSON Schema; the message names the JSON pointer and the keyword"
+        case .ruleFailed: "silver-validate: a data-quality rule with action drop failed; `rule` names it"
+        case .duplicateEvent: "silver-validate: a unique rule with action drop saw this id again within its window; `rule` names it"
         }
     }
 }
@@ -78,10 +90,13 @@ package struct Rejection: Sendable, Equatable {
     package var reason: RejectReason
     package var field: String?
     package var message: String
+    /// The data-quality rule that dropped the record (silver-validate).
+    package var rule: String?
 
-    package init(_ reason: RejectReason, field: String? = nil, _ message: String) {
+    package init(_ reason: RejectReason, field: String? = nil, _ message: String, rule: String? = nil) {
         self.reason = reason
         self.field = field
         self.message = message
+        self.rule = rule
     }
 }

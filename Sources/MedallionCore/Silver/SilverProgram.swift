@@ -1,0 +1,305 @@
+import Foundation
+
+/// One typed column of a Silver table and where its value comes from.
+package struct SilverColumn: Sendable, Equatable {
+    package enum Origin: Sendable, Equatable {
+        case envelope(EnvelopeField)
+        /// A payload leaf, by its path (`["location", "floor"]`).
+        case payload([String])
+        /// A column of the tenant's site reference data (`region`, `timezone`, `name`).
+        case site(String)
+        /// A derived value (`local_date`, `local_hour`) of the column at `source`.
+        case derived(function: String, source: Int)
+        case attributes
+        case rescued
+        case warnings
+        case sourceID, sourcePartition, sourceOffset
+    }
+
+    package var name: String
+    package var type: DeltaType
+    package var origin: Origin
+    /// Dotted name rules use for payload fields (`location.floor`); the column name otherwise.
+    package var fieldPath: String
+}
+
+/// Everything `silver-validate` needs for one event type, compiled once from
+/// the configuration tree: the Silver table's columns (union of every
+/// schema version, so a minor version only adds nullable columns), the
+/// schema validators by version, and the rules, standardisation,
+/// enrichment and derivations of `rules/event_types/<e>.yaml`.
+package struct SilverProgram: Sendable {
+    package var eventType: String
+    package var columns: [SilverColumn]
+    package var versions: [String: JSONSchema]
+    /// Per version: the declared property tree (for `_rescued_data`).
+    package var declared: [String: DeclaredFields]
+    package var rules: [CompiledRule]
+    package var standardize: [EventTypeRules.Standardize]
+    /// Column index by field path (rules, standardisation and derivations name fields by path).
+    package var columnByPath: [String: Int]
+    /// The index of the site's `timezone` for local derivations, if looked up.
+    package var sites: [String: TenantSettings.Site]
+
+    package static let partitionColumns = ["tenant_id", "event_type", "ingest_date"]
+    static let envelopeColumns: [(EnvelopeField?, String, DeltaType)] = [
+        (.tenantID, "tenant_id", .string), (.eventType, "event_type", .string), (nil, "ingest_date", .date),
+        (.eventID, "event_id", .string), (.siteID, "site_id", .string), (.deviceID, "device_id", .string),
+        (.deviceType, "device_type", .string), (.eventTimeUTC, "event_time_utc", .timestamp),
+        (.ingestTimeUTC, "ingest_time_utc", .timestamp), (.schemaVersion, "schema_version", .string),
+        (.sourceSystem, "source_system", .string),
+    ]
+
+    /// The Delta schema the program writes (all columns nullable but the
+    /// partition and envelope columns every record has).
+    package var deltaSchema: DeltaSchema {
+        DeltaSchema(columns.map { c in
+            let required: Bool
+            if case .envelope = c.origin { required = true } else { required = c.name == "ingest_date" }
+            return DeltaField(c.name, c.type, nullable: !required)
+        })
+    }
+
+    /// Builds the program of `eventType`.
+    /// - Throws: a `ConfigProblem` naming the file and the fix (a type
+    ///   conflict between versions, a column name used twice, a bad regex).
+    package init(eventType: String, schemas: [PayloadSchema], rules: EventTypeRules?, sites: [TenantSettings.Site]) throws(ConfigProblem) {
+        self.eventType = eventType
+        self.sites = Dictionary(sites.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var columns: [SilverColumn] = []
+        for (field, name, type) in Self.envelopeColumns {
+            if let field {
+                columns.append(SilverColumn(name: name, type: type, origin: .envelope(field), fieldPath: name))
+            } else {
+                columns.append(SilverColumn(name: name, type: type, origin: .envelope(.ingestTimeUTC), fieldPath: name))
+            }
+        }
+        // ingest_date is derived from ingest_time_utc by the stage; give it its own origin.
+        columns[2].origin = .derived(function: "utc_date", source: 8)
+        versions = [:]
+        declared = [:]
+        var leafFiles: [String: String] = [:]
+        for schema in schemas {
+            guard let validator = schema.validator else {
+                throw ConfigProblem(file: schema.file, line: 1, keyPath: "", message: "the schema does not compile", fix: "run `medallion check` for the problem")
+            }
+            versions[schema.version] = validator
+            var leaves: [(path: [String], type: DeltaType)] = []
+            var tree = DeclaredFields()
+            Self.collectLeaves(validator.document, root: validator.document, path: [], into: &leaves, declared: &tree)
+            declared[schema.version] = tree
+            for leaf in leaves {
+                let name = leaf.path.joined(separator: "_")
+                let dotted = leaf.path.joined(separator: ".")
+                if let i = columns.firstIndex(where: { $0.name == name }) {
+                    guard case .payload(let existingPath) = columns[i].origin, existingPath == leaf.path else {
+                        throw ConfigProblem(file: schema.file, line: 1, keyPath: "properties", message: "payload field '\(dotted)' becomes column '\(name)', which already exists", fix: "rename the field")
+                    }
+                    if columns[i].type == leaf.type { continue }
+                    let widened: Set<DeltaType> = [.long, .double]
+                    if widened.contains(columns[i].type), widened.contains(leaf.type) {
+                        columns[i].type = .double
+                        continue
+                    }
+                    throw ConfigProblem(file: schema.file, line: 1, keyPath: "properties", message: "payload field '\(dotted)' is \(leaf.type.deltaName) here but \(columns[i].type.deltaName) in \(leafFiles[name] ?? "an earlier version"); a Silver column keeps one type", fix: "give the new meaning a new field name, or a new event type")
+                }
+                leafFiles[name] = schema.file
+                columns.append(SilverColumn(name: name, type: leaf.type, origin: .payload(leaf.path), fieldPath: dotted))
+            }
+        }
+        let file = rules?.file ?? "rules/event_types/\(eventType).yaml"
+        for enrich in rules?.enrich ?? [] {
+            for field in enrich.fields {
+                let name = field == "name" ? "site_name" : field
+                guard !columns.contains(where: { $0.name == name }) else { continue }
+                columns.append(SilverColumn(name: name, type: .string, origin: .site(field), fieldPath: field == "name" ? "site_name" : field))
+            }
+        }
+        var byPath: [String: Int] = [:]
+        for (i, c) in columns.enumerated() { byPath[c.fieldPath] = i }
+        for derive in rules?.derive ?? [] {
+            guard let source = byPath[derive.field], columns[source].type == .timestamp else {
+                throw ConfigProblem(file: file, line: 1, keyPath: "derive", message: "derive '\(derive.name)' needs a timestamp field, and '\(derive.field)' is not one", fix: "use event_time_utc, ingest_time_utc or a payload field with format date-time")
+            }
+            guard byPath[derive.name] == nil else {
+                throw ConfigProblem(file: file, line: 1, keyPath: "derive", message: "derive '\(derive.name)': a column of that name already exists", fix: "choose another name")
+            }
+            columns.append(SilverColumn(name: derive.name, type: derive.function == "local_date" ? .date : .integer,
+                                        origin: .derived(function: derive.function, source: source), fieldPath: derive.name))
+            byPath[derive.name] = columns.count - 1
+        }
+        for (name, type, origin) in [("attributes", DeltaType.string, SilverColumn.Origin.attributes),
+                                     ("_rescued_data", .string, .rescued), ("_quality_warnings", .string, .warnings),
+                                     ("_source_id", .string, .sourceID), ("_source_partition", .long, .sourcePartition),
+                                     ("_source_offset", .long, .sourceOffset)] {
+            if byPath[name] != nil {
+                throw ConfigProblem(file: "schemas/event_types/\(eventType)", line: 1, keyPath: "properties", message: "payload field '\(name)' collides with a reserved Silver column", fix: "rename the field")
+            }
+            columns.append(SilverColumn(name: name, type: type, origin: origin, fieldPath: name))
+            byPath[name] = columns.count - 1
+        }
+        self.columns = columns
+        columnByPath = byPath
+        standardize = rules?.standardize ?? []
+        for s in standardize {
+            guard let i = byPath[s.field], case .payload = columns[i].origin else {
+                throw ConfigProblem(file: file, line: 1, keyPath: "standardize", message: "standardize names '\(s.field)', which is not a payload field of \(eventType)", fix: "name a field of the payload schema")
+            }
+        }
+        var compiled: [CompiledRule] = []
+        for rule in rules?.rules ?? [] {
+            compiled.append(try CompiledRule(rule, columns: columns, byPath: byPath, file: file))
+        }
+        self.rules = compiled
+    }
+
+    /// Walks `properties`, flattening nested objects that declare their own
+    /// properties; every other property is one leaf column.
+    private static func collectLeaves(_ schema: JSONValue, root: JSONValue, path: [String],
+                                      into leaves: inout [(path: [String], type: DeltaType)], declared: inout DeclaredFields) {
+        guard case .object(let properties)? = schema["properties"] else { return }
+        for (name, sub) in properties {
+            let resolved = resolveRef(sub, root: root)
+            let childPath = path + [name]
+            if typeNames(resolved).subtracting(["null"]) == ["object"], case .object? = resolved["properties"] {
+                var nested = DeclaredFields()
+                collectLeaves(resolved, root: root, path: childPath, into: &leaves, declared: &nested)
+                declared.children[name] = nested
+            } else {
+                declared.children[name] = DeclaredFields(isLeaf: true)
+                leaves.append((childPath, leafType(resolved)))
+            }
+        }
+    }
+
+    private static func resolveRef(_ schema: JSONValue, root: JSONValue) -> JSONValue {
+        guard case .string(let ref)? = schema["$ref"], ref.hasPrefix("#/") else { return schema }
+        var node = root
+        for token in ref.dropFirst(2).split(separator: "/") {
+            let key = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            guard let next = node[key] else { return schema }
+            node = next
+        }
+        return node
+    }
+
+    private static func typeNames(_ schema: JSONValue) -> Set<String> {
+        switch schema["type"] {
+        case .string(let t)?: return [t]
+        case .array(let items)?: return Set(items.compactMap { if case .string(let t) = $0 { t } else { nil } })
+        default: return []
+        }
+    }
+
+    /// integer → long, number → double, boolean, string (date-time →
+    /// timestamp, date → date); anything else (arrays, objects without
+    /// properties, several types) is kept as JSON text.
+    private static func leafType(_ schema: JSONValue) -> DeltaType {
+        let types = typeNames(schema).subtracting(["null"])
+        guard types.count == 1 || types == ["integer", "number"] else { return .string }
+        if types == ["integer", "number"] { return .double }
+        switch types.first! {
+        case "integer": return .long
+        case "number": return .double
+        case "boolean": return .boolean
+        case "string":
+            if case .string(let format)? = schema["format"] {
+                if format == "date-time" { return .timestamp }
+                if format == "date" { return .date }
+            }
+            return .string
+        default: return .string
+        }
+    }
+}
+
+/// The property tree a schema version declares.
+package struct DeclaredFields: Sendable {
+    package var isLeaf = false
+    package var children: [String: DeclaredFields] = [:]
+}
+
+/// A rule ready to evaluate against a row's values.
+package struct CompiledRule: @unchecked Sendable {
+    package enum Kind: Sendable {
+        case notNull
+        case range(min: Double?, max: Double?)
+        case regex(NSRegularExpression)
+        case allowed([JSONValue])
+        case crossField(op: String, other: Int)
+        case freshness(maxAgeMicros: Int64)
+        case unique(windowMicros: Int64)
+    }
+
+    package var rule: QualityRule
+    package var kind: Kind
+    /// The column the rule reads, or nil for `attributes.<key>`.
+    package var column: Int?
+    package var attributeKey: String?
+
+    init(_ rule: QualityRule, columns: [SilverColumn], byPath: [String: Int], file: String) throws(ConfigProblem) {
+        self.rule = rule
+        func problem(_ message: String, _ fix: String) -> ConfigProblem {
+            ConfigProblem(file: rule.file.isEmpty ? file : rule.file, line: rule.line, keyPath: "rules.\(rule.name)", message: message, fix: fix)
+        }
+        if rule.field.hasPrefix("attributes.") {
+            attributeKey = String(rule.field.dropFirst("attributes.".count))
+        } else if let i = byPath[rule.field] {
+            column = i
+        } else {
+            throw problem("field '\(rule.field)' is not a column of the Silver table", "use an envelope field, a payload field or an enriched one")
+        }
+        switch rule.kind {
+        case "not_null": kind = .notNull
+        case "range": kind = .range(min: rule.min, max: rule.max)
+        case "regex":
+            do {
+                kind = .regex(try NSRegularExpression(pattern: rule.pattern ?? ""))
+            } catch {
+                throw problem("'\(rule.pattern ?? "")' is not a valid regular expression", "fix the pattern")
+            }
+        case "allowed_values": kind = .allowed(rule.values)
+        case "cross_field":
+            guard let other = rule.otherField.flatMap({ byPath[$0] }) else {
+                throw problem("other_field '\(rule.otherField ?? "")' is not a column of the Silver table", "name an envelope, payload or enriched field")
+            }
+            kind = .crossField(op: rule.op ?? "eq", other: other)
+        case "freshness": kind = .freshness(maxAgeMicros: Int64(rule.maxAgeSeconds ?? 86_400) * 1_000_000)
+        case "unique": kind = .unique(windowMicros: Int64(rule.windowSeconds) * 1_000_000)
+        default: throw problem("unknown rule kind '\(rule.kind)'", "use one of \(ConfigSchemas.ruleKinds.joined(separator: ", "))")
+        }
+    }
+
+    package var isUnique: Bool { if case .unique = kind { true } else { false } }
+}
+
+extension ConfigTree {
+    /// The Silver programs of a tenant's enabled event types (or of `only`),
+    /// with the tenant's settings. Problems in the tenant's files, in the
+    /// schemas and rules of those event types, or in compiling them are all
+    /// reported together.
+    package static func silverPrograms(root: String, tenant: String, env: String,
+                                       only: [String]? = nil) throws(ConfigError) -> (TenantSettings, [SilverProgram]) {
+        let tree = ConfigTree.load(root: root, tenant: tenant, withRules: true)
+        let settings = try tree.settings(tenant: tenant, env: env)
+        let eventTypes = only ?? settings.eventTypes
+        var problems = tree.problems.filter { p in
+            eventTypes.contains { p.file.hasPrefix("schemas/event_types/\($0)/") || p.file == "rules/event_types/\($0).yaml" }
+        }
+        var programs: [SilverProgram] = []
+        for eventType in eventTypes {
+            guard let schemas = tree.schemas[eventType], !schemas.isEmpty else {
+                problems.append(ConfigProblem(file: "configs/tenants/\(tenant)/tenant.yaml", line: 1, keyPath: "event_types",
+                    message: "event type '\(eventType)' has no schema", fix: "add schemas/event_types/\(eventType)/v1.0.json"))
+                continue
+            }
+            do {
+                programs.append(try SilverProgram(eventType: eventType, schemas: schemas, rules: tree.rules[eventType], sites: settings.sites))
+            } catch {
+                problems.append(error)
+            }
+        }
+        if !problems.isEmpty { throw ConfigError(problems) }
+        return (settings, programs)
+    }
+}

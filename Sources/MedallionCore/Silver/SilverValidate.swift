@@ -1,0 +1,409 @@
+/// `silver-validate`: Bronze records in, typed Silver rows out.
+///
+/// One `silver/<event_type>` Delta table per event type, partitioned like
+/// Bronze. A batch is committed table by table (each commit carrying its
+/// `txn` positions, as bronze-sink does), then its per-rule counts go to
+/// `audit/quality_rule_counts`, then the committed rows are forwarded as
+/// NDJSON. A `fail` rule stops before any of that: nothing of the batch is
+/// committed or forwarded, and the stage exits 65 naming the rule and the
+/// record.
+///
+/// Exactly-once: a record whose position its table already stores is not
+/// stored again but is still evaluated and forwarded, so a downstream stage
+/// that lost it in a crash gets it back; the `unique` state, rebuilt from
+/// the table, recognises such a record as itself.
+package final class SilverValidate {
+    package static let stage = "silver-validate"
+
+    /// One event type's table, batch and state.
+    private final class Table {
+        var evaluator: SilverEvaluator
+        let rows: PartitionedBatch
+        /// For each data field of the table, the program column that fills it (-1: none, null).
+        let fill: [Int]
+        let types: [DeltaType]
+        var dedup: [Int: DedupState] = [:]
+        var totals: RuleCounts
+        var committedVersion: Int64?
+
+        init(evaluator: SilverEvaluator, rows: PartitionedBatch, fill: [Int], types: [DeltaType]) {
+            self.evaluator = evaluator
+            self.rows = rows
+            self.fill = fill
+            self.types = types
+            totals = evaluator.counts
+        }
+    }
+
+    private let options: SinkOptions
+    private var checker: EnvelopeChecker
+    private var sourceScanner = JSONScanner()
+    private var tables: [String: Table] = [:]
+    private var order: [String] = []
+    private var audit: AuditWriter?
+    private var quality: QualityCountsWriter?
+    private var forward = JSONWriter(capacity: 1 << 20)
+    private var batch = BatchCounters()
+    private var replayed = 0
+    private var batchesCommitted = 0
+
+    package init(options: SinkOptions, policy: EnvelopePolicy, programs: [SilverProgram]) throws(StageError) {
+        self.options = options
+        checker = EnvelopeChecker(policy: policy)
+        for program in programs {
+            tables[program.eventType] = try Self.openTable(program, options: options)
+            order.append(program.eventType)
+        }
+        if !options.dryRun {
+            if options.writeAudit { audit = try AuditWriter(lakeRoot: options.lakeRoot) }
+            quality = try QualityCountsWriter(lakeRoot: options.lakeRoot)
+        }
+    }
+
+    package static func tableSubpath(_ eventType: String) -> String { "silver/\(eventType)" }
+
+    /// Opens (or creates) the table, evolving its schema when the program
+    /// has columns the table lacks (a new minor version: nullable columns,
+    /// one metaData commit); columns the table has and the program does not
+    /// produce are written as null. Then rebuilds the `unique` state.
+    private static func openTable(_ program: SilverProgram, options: SinkOptions) throws(StageError) -> Table {
+        let wanted = program.deltaSchema
+        var writer: DeltaTableWriter?
+        if !options.dryRun {
+            let path = options.lakeRoot + "/" + tableSubpath(program.eventType)
+            do {
+                let existing = try DeltaSnapshot.load(tablePath: path, trackFiles: false).schema
+                var schema = existing ?? wanted
+                var added: [String] = []
+                for field in wanted.fields where schema.field(named: field.name) == nil {
+                    schema.fields.append(DeltaField(field.name, field.type, nullable: true))
+                    added.append(field.name)
+                }
+                if let existing {
+                    for field in wanted.fields {
+                        if let have = existing.field(named: field.name), have.type != field.type {
+                            throw StageError(.config, "\(path): column '\(field.name)' is \(have.type.deltaName) in the table but the schemas of \(program.eventType) now make it \(field.type.deltaName); a Silver column keeps its type — use a new field name")
+                        }
+                    }
+                }
+                var w = try options.openTable(tableSubpath(program.eventType), schema: existing ?? schema,
+                                              partitionColumns: SilverProgram.partitionColumns, engine: stage)!
+                if existing != nil, !added.isEmpty {
+                    _ = try w.commit([], info: DeltaCommitInfo(operation: "ADD COLUMNS",
+                                                               operationParameters: ["columns": added.joined(separator: ",")]),
+                                     newSchema: schema)
+                }
+                writer = w
+            } catch let error as StageError {
+                throw error
+            } catch let error as LakeError {
+                throw StageError(error)
+            } catch {
+                throw StageError(.software, "\(error)")
+            }
+        }
+        let dataFields = writer?.dataFields
+            ?? wanted.fields.filter { !SilverProgram.partitionColumns.contains($0.name) }
+        let fill = dataFields.map { f in program.columns.firstIndex { $0.name == f.name } ?? -1 }
+        let table = Table(evaluator: SilverEvaluator(program: program),
+                          rows: PartitionedBatch(table: writer, dataFields: dataFields, appIDPrefix: options.sinkID),
+                          fill: fill, types: dataFields.map(\.type))
+        for (i, rule) in program.rules.enumerated() {
+            if case .unique(let window) = rule.kind { table.dedup[i] = DedupState(windowMicros: window) }
+        }
+        if !table.dedup.isEmpty, let writer, writer.version >= 0 {
+            try loadDedup(table, program: program, tablePath: writer.tablePath)
+        }
+        return table
+    }
+
+    /// Reads back, from the rows committed within each window, the keys a
+    /// `unique` rule must remember. Files whose newest event time is older
+    /// than the window are skipped by their statistics.
+    private static func loadDedup(_ table: Table, program: SilverProgram, tablePath: String) throws(StageError) {
+        do {
+            let reader = try DeltaTableReader.open(tablePath: tablePath)
+            var newest = Int64.min
+            var fileNewest: [String: Int64] = [:]
+            for add in reader.snapshot.liveFiles {
+                if let stats = add.stats, let json = try? JSONValue.parse(stats),
+                   case .string(let text)? = json["maxValues"]?["event_time_utc"], let micros = SilverTime.parse(text) {
+                    fileNewest[add.path] = micros
+                    newest = max(newest, micros)
+                }
+            }
+            for (i, var state) in table.dedup {
+                let rule = program.rules[i]
+                guard let column = rule.column else { continue }
+                let name = program.columns[column].name
+                let horizon = newest == Int64.min ? Int64.min : newest - state.windowMicros - 1_000
+                let scan = try reader.scan(columns: ["tenant_id", name, "event_time_utc", "_source_id", "_source_partition", "_source_offset"])
+                while let b = try scan.next() {
+                    if let n = fileNewest[b.file.add.path], n < horizon { continue }
+                    for r in 0..<b.rowCount {
+                        guard let micros = b.int64(2, r), micros >= horizon else { continue }
+                        let text: String = switch b.value(1, r) {
+                        case .string(let v): v
+                        case .int64(let v): String(v)
+                        case .int32(let v): String(v)
+                        case .double(let v): String(v)
+                        case .bool(let v): v ? "true" : "false"
+                        case .null, .binary: ""
+                        }
+                        guard !text.isEmpty else { continue }
+                        state.load((b.string(0, r) ?? "") + "|" + text, micros: micros, sourceID: b.string(3, r),
+                                   partition: b.int64(4, r), offset: b.int64(5, r))
+                    }
+                }
+                state.evict()
+                table.dedup[i] = state
+            }
+        } catch let error as LakeError {
+            throw StageError(error)
+        } catch {
+            throw StageError(.software, "\(error)")
+        }
+    }
+
+    // MARK: running
+
+    package func run(_ runtime: StageRuntime) throws(StageError) {
+        let reader = runtime.reader
+        reader.source.idleMillis = Int32(max(50, min(options.flushIntervalSeconds * 1000, 60_000)))
+        reader.source.onIdle = { [unowned self, unowned runtime] () throws(StageError) in
+            if self.batch.inputRows > 0 { try self.commit(runtime) }
+        }
+        batch.start()
+        while let line = try reader.next() {
+            batch.inputRows += 1
+            if line.tooLong {
+                runtime.countInput()
+                batch.dlqRows += 1
+                try runtime.reject(line, Rejection(.lineTooLong,
+                    "line \(line.number) is \(line.length) bytes; the limit is \(reader.maxLineLength) (--max-line-bytes)"))
+                continue
+            }
+            switch checker.check(line.bytes) {
+            case .mark:
+                batch.inputRows -= 1
+                runtime.countMark()
+                forward.raw(line.bytes)
+                forward.raw("\n")
+            case .rejected(let rejection):
+                runtime.countInput()
+                batch.dlqRows += 1
+                try runtime.reject(line, rejection, source: sourceBytes(line.bytes),
+                                   tenantID: checker.stringValue(.tenantID, in: line.bytes),
+                                   eventType: checker.stringValue(.eventType, in: line.bytes))
+            case .valid:
+                runtime.countInput()
+                try process(line, runtime)
+            }
+            if batch.storedRows >= options.batchRows || batch.bytes >= options.batchBytes
+                || (batch.inputRows & 1023 == 0 && batch.age >= options.flushIntervalSeconds) {
+                try commit(runtime)
+            }
+        }
+        try commit(runtime)
+        for eventType in order {
+            let table = tables[eventType]!
+            for (i, rule) in table.evaluator.program.rules.enumerated() {
+                runtime.log(level: "info", event: "rule_counts",
+                            "\(eventType) rule '\(rule.rule.name)' (\(rule.rule.kind), \(rule.rule.action.rawValue)): passed \(table.totals.passed[i]), failed \(table.totals.failed[i])")
+            }
+        }
+        runtime.log(level: "info", event: "silver_done",
+                    "committed \(batchesCommitted) batch(es); \(replayed) record(s) already stored by an earlier run were forwarded, not stored again")
+    }
+
+    private func sourceBytes(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        checker.sourceRange.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
+    }
+
+    private func micros(_ field: EnvelopeField, _ line: UnsafeRawBufferPointer) -> Int64 {
+        guard let text = checker.stringValue(field, in: line) else { return 0 }
+        return SilverTime.parse(text) ?? 0
+    }
+
+    private func process(_ line: Line, _ runtime: StageRuntime) throws(StageError) {
+        let bytes = line.bytes
+        let eventType = checker.stringValue(.eventType, in: bytes) ?? ""
+        let tenant = checker.stringValue(.tenantID, in: bytes)
+        guard let table = tables[eventType] else {
+            batch.dlqRows += 1
+            try runtime.reject(line, Rejection(.unknownEventType, field: "event_type",
+                "event type '\(eventType)' has no Silver program here (enabled: \(order.joined(separator: ", "))); enable it in the tenant's event_types"),
+                source: sourceBytes(bytes), tenantID: tenant, eventType: eventType)
+            return
+        }
+        var strings: [EnvelopeField: String] = [:]
+        for field in [EnvelopeField.tenantID, .siteID, .deviceID, .deviceType, .eventType, .eventID, .schemaVersion, .sourceSystem] {
+            strings[field] = checker.stringValue(field, in: bytes)
+        }
+        var position: SourcePosition?
+        var sourceID: String?
+        if let range = checker.sourceRange {
+            position = SourcePosition.parse(bytes, value: range, scanner: &sourceScanner)
+            if let p = position { sourceID = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[p.sourceRange]), as: UTF8.self) }
+        }
+        let payloadMember = checker.member(.payload)!
+        let attributes = checker.member(.attributes).map {
+            String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0.valueStart..<$0.valueEnd]), as: UTF8.self)
+        }
+        let envelope = SilverEvaluator.Envelope(
+            strings: strings, eventMicros: micros(.eventTimeUTC, bytes), ingestMicros: micros(.ingestTimeUTC, bytes),
+            payload: UnsafeRawBufferPointer(rebasing: bytes[payloadMember.valueStart..<payloadMember.valueEnd]),
+            attributes: attributes, position: position, sourceID: sourceID)
+        var slot = -1
+        var replay = false
+        if let position {
+            slot = table.rows.position(key: UnsafeRawBufferPointer(rebasing: bytes[position.sourceRange]), partition: position.partition)
+            replay = table.rows.isCommitted(slot, offset: position.offset)
+        }
+        let countsBefore = table.evaluator.counts
+        let outcome = table.evaluator.evaluate(envelope) { index, key in
+            table.dedup[index]!.isDuplicate((tenant ?? "") + "|" + key, micros: envelope.eventMicros, sourceID: sourceID,
+                                                    partition: position?.partition, offset: position?.offset)
+        }
+        if replay {
+            // Counted when it was first stored.
+            table.evaluator.counts = countsBefore
+            replayed += 1
+        }
+        switch outcome {
+        case .failed(let rule, let message):
+            let at = position.map { " at \(sourceID ?? "?") partition \($0.partition) offset \($0.offset)" } ?? ""
+            let preview = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, 512)]), as: UTF8.self)
+            throw StageError(.data,
+                "\(message); record \(strings[.eventID] ?? "?") (line \(line.number)\(at)): \(preview)\(bytes.count > 512 ? "…" : "") — the batch of \(batch.inputRows) record(s) was not committed; fix the data or rule '\(rule)' in rules/event_types/\(eventType).yaml, then restart")
+        case .dropped(let rejection):
+            batch.dlqRows += 1
+            try runtime.reject(line, rejection, source: sourceBytes(bytes), tenantID: tenant, eventType: eventType)
+        case .kept:
+            if !replay { store(table, envelope: envelope, slot: slot) }
+            writeForward(table.evaluator, line: bytes)
+        }
+    }
+
+    /// Appends the evaluator's row to its partition's buffers.
+    private func store(_ table: Table, envelope: SilverEvaluator.Envelope, slot: Int) {
+        let row = table.evaluator.row
+        let days = Int32(envelope.ingestMicros.floorDividedBy(86_400_000_000).quotient)
+        let tenant = Array((envelope.strings[.tenantID] ?? "").utf8)
+        let eventType = Array((envelope.strings[.eventType] ?? "").utf8)
+        let p = tenant.withUnsafeBytes { t in eventType.withUnsafeBytes { e in table.rows.slot(tenant: t, eventType: e, days: days) } }
+        var bytes = 48
+        table.rows.withColumns(p) { cols in
+            for (j, source) in table.fill.enumerated() {
+                let value = source >= 0 ? row[source] : .null
+                bytes += Self.append(value, table.types[j], &cols[j])
+            }
+        }
+        if slot >= 0, let position = envelope.position { table.rows.markPending(slot, offset: position.offset) }
+        table.rows.rows += 1
+        batch.storedRows += 1
+        batch.bytes += bytes
+    }
+
+    private static func append(_ value: SilverValue, _ type: DeltaType, _ column: inout ColumnBuffer) -> Int {
+        switch (type, value) {
+        case (_, .null):
+            if column.nullable { column.appendNull() } else { column.append(string: "") }
+            return 1
+        case (.string, .string(let s)):
+            column.append(string: s)
+            return s.utf8.count
+        case (.string, _):
+            let text = value.text
+            column.append(string: text)
+            return text.utf8.count
+        case (.long, .long(let v)): column.append(int64: v)
+        case (.long, .int(let v)): column.append(int64: Int64(v))
+        case (.double, _): column.append(double: value.number ?? .nan)
+        case (.boolean, .bool(let b)): column.append(bool: b)
+        case (.timestamp, .micros(let m)): column.append(timestampMicros: m)
+        case (.date, .days(let d)): column.append(dateDays: d)
+        case (.integer, .int(let v)): column.append(int32: v)
+        default:
+            if column.nullable { column.appendNull() }
+        }
+        return 8
+    }
+
+    /// The forwarded row: the Silver columns as one JSON object, with
+    /// `attributes` and `_rescued_data` as objects and the record's `_source`
+    /// kept verbatim, so downstream sinks deduplicate the same way.
+    private func writeForward(_ evaluator: SilverEvaluator, line: UnsafeRawBufferPointer) {
+        forward.beginObject()
+        for (i, column) in evaluator.program.columns.enumerated() {
+            switch column.origin {
+            case .sourceID, .sourcePartition, .sourceOffset: continue
+            case .attributes, .rescued:
+                forward.key(column.name)
+                if case .string(let text) = evaluator.row[i] { forward.raw(text) } else { forward.null() }
+            default:
+                forward.key(column.name)
+                evaluator.row[i].write(to: &forward)
+            }
+        }
+        if let source = sourceBytes(line) {
+            forward.key("_source")
+            forward.raw(source)
+        }
+        forward.endObject()
+        forward.raw("\n")
+    }
+
+    // MARK: committing
+
+    private func commit(_ runtime: StageRuntime) throws(StageError) {
+        defer { batch.start() }
+        guard batch.inputRows > 0 || !forward.bytes.isEmpty else { return }
+        var versions: [String: Int64] = [:]
+        var outcome: PartitionedBatch.Outcome = .nothingToCommit
+        for eventType in order {
+            let table = tables[eventType]!
+            let result = try table.rows.commit(operation: "STREAMING UPDATE", parameters: [
+                "outputMode": "Append", "sink": options.sinkID])
+            switch result {
+            case .committed(let v):
+                versions[eventType] = v
+                outcome = result
+            case .alreadyCommitted(let v, let message):
+                versions[eventType] = v
+                runtime.log(level: "warn", event: "already_committed", message)
+            case .dryRun: outcome = result
+            case .nothingToCommit: break
+            }
+        }
+        var qualityRows: [QualityCountsWriter.Row] = []
+        for eventType in order {
+            let table = tables[eventType]!
+            let counts = table.evaluator.counts
+            guard !counts.isEmpty else { continue }
+            for (i, rule) in table.evaluator.program.rules.enumerated() {
+                table.totals.passed[i] += counts.passed[i]
+                table.totals.failed[i] += counts.failed[i]
+                qualityRows.append(.init(eventType: eventType, rule: rule.rule, passed: counts.passed[i], failed: counts.failed[i],
+                                         tableVersion: versions[eventType]))
+            }
+            table.evaluator.counts = RuleCounts(rules: table.evaluator.program.rules.count)
+        }
+        if quality != nil {
+            let id = "\(options.sinkID)@" + order.compactMap { e in versions[e].map { "\(e):\($0)" } }.joined(separator: ",")
+            try quality!.append(qualityRows, pipeline: options.pipeline, tenant: options.tenant, batchID: id,
+                                startedMicros: batch.startedMicros)
+        }
+        if case .dryRun = outcome {
+            runtime.log(level: "info", event: "dry_run_batch", "would commit \(batch.storedRows) row(s)")
+        }
+        batchesCommitted += 1
+        let lines = batch.inputRows - batch.dlqRows
+        try forward.bytes.withRawBytes { (bytes) throws(StageError) in
+            if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: lines) }
+        }
+        try runtime.flush()
+        forward.reset()
+        try options.recordAudit(&audit, stage: Self.stage, batch: batch, outcome: outcome)
+    }
+}

@@ -1,0 +1,3 @@
+import MedallionCLI
+
+SilverValidateCommand.main()

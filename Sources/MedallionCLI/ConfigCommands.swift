@@ -220,3 +220,58 @@ package struct OnboardEventTypeCommand: ParsableCommand {
         try writeScaffold({ () throws(Scaffold.Refusal) in try Scaffold.eventType(name) }, root: config)
     }
 }
+
+package struct TestCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Run the Silver configuration's unit tests (rules/event_types/<e>.tests.yaml) offline.",
+        discussion: """
+        Each test feeds one event (or a list, for unique rules) through the same schema validation, \
+        standardisation, enrichment and rules as silver-validate, and compares the outcome (kept, dropped \
+        by a rule, failed) and the row's values with what the test expects. Nothing is read from or \
+        written to a lake. A failing test prints what differed; the exit status is 1 when any test \
+        fails, 78 when a tests file or the configuration has a problem.
+
+        Example:
+          medallion test --config .
+          medallion test --config . --event-type thermostat.telemetry
+        """)
+
+    @OptionGroup var location: ConfigLocation
+
+    @Option(name: .long, help: ArgumentHelp("Only this event type's tests (repeatable).", valueName: "name"))
+    var eventType: [String] = []
+
+    package init() {}
+
+    package func run() throws {
+        let root = location.config ?? "."
+        let results: [RuleTests.FileResult]
+        do {
+            results = try RuleTests.run(root: root, env: location.env ?? "dev", eventTypes: eventType.isEmpty ? nil : eventType)
+        } catch {
+            printProblems(error.problems, root: root)
+            throw ExitCode(ExitStatus.config.rawValue)
+        }
+        if results.isEmpty {
+            writeStderr("no tests: add rules/event_types/<event_type>.tests.yaml under \(root) (see docs/silver.md)\n")
+            throw ExitCode(ExitStatus.config.rawValue)
+        }
+        var total = 0, failed = 0
+        for file in results {
+            print("\(file.file): \(file.cases.count) test(s), \(file.failures) failed")
+            for c in file.cases {
+                total += 1
+                if c.passed {
+                    print("  ok    \(c.name)")
+                } else {
+                    failed += 1
+                    print("  FAIL  \(c.name)  (\(file.file):\(c.line))")
+                    for d in c.differences { print("        \(d)") }
+                }
+            }
+        }
+        print("\(total - failed) of \(total) test(s) passed")
+        if failed > 0 { throw ExitCode(1) }
+    }
+}

@@ -8,7 +8,7 @@ package struct MedallionCommand: ParsableCommand {
         commandName: "medallion",
         abstract: "medallion: a config-driven streaming data platform built from small Unix filters.",
         version: medallionVersion,
-        subcommands: [GenerateCommand.self, CheckCommand.self, ConfigCommand.self, OnboardCommand.self])
+        subcommands: [GenerateCommand.self, CheckCommand.self, ConfigCommand.self, OnboardCommand.self, TestCommand.self])
 
     package init() {}
 }

@@ -26,6 +26,8 @@ package indirect enum Shape: Sendable {
     case choice([String])
     /// Any string, number or boolean (e.g. the allowed values of a rule).
     case scalar
+    /// Anything (test events and expected values in `*.tests.yaml`).
+    case anything
     case list(Shape, nonEmpty: Bool)
     /// A mapping with a fixed set of keys.
     case record([Field])
@@ -107,6 +109,8 @@ package struct ShapeChecker {
                 report(value.origin, path, "'\(s)' is not one of \(options.joined(separator: ", "))",
                        "\(hint)use one of \(options.joined(separator: ", "))")
             }
+        case .anything:
+            break
         case .scalar:
             switch value.kind {
             case .string, .int, .double, .bool: break

@@ -59,6 +59,30 @@ package struct SilverEvaluator {
         package var attributes: String?
         package var position: SourcePosition?
         package var sourceID: String?
+
+        /// Reads the fields of a line `checker` found valid.
+        package static func read(_ checker: EnvelopeChecker, _ bytes: UnsafeRawBufferPointer, scanner: inout JSONScanner) -> Envelope {
+            var strings: [EnvelopeField: String] = [:]
+            for field in [EnvelopeField.tenantID, .siteID, .deviceID, .deviceType, .eventType, .eventID, .schemaVersion, .sourceSystem] {
+                strings[field] = checker.stringValue(field, in: bytes)
+            }
+            var position: SourcePosition?
+            var sourceID: String?
+            if let range = checker.sourceRange {
+                position = SourcePosition.parse(bytes, value: range, scanner: &scanner)
+                if let p = position { sourceID = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[p.sourceRange]), as: UTF8.self) }
+            }
+            let payload = checker.member(.payload)!
+            let attributes = checker.member(.attributes).map {
+                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0.valueStart..<$0.valueEnd]), as: UTF8.self)
+            }
+            func micros(_ field: EnvelopeField) -> Int64 {
+                checker.stringValue(field, in: bytes).flatMap(SilverTime.parse) ?? 0
+            }
+            return Envelope(strings: strings, eventMicros: micros(.eventTimeUTC), ingestMicros: micros(.ingestTimeUTC),
+                            payload: UnsafeRawBufferPointer(rebasing: bytes[payload.valueStart..<payload.valueEnd]),
+                            attributes: attributes, position: position, sourceID: sourceID)
+        }
     }
 
     /// Evaluates one record. `isDuplicate(ruleIndex, key)` asks the dedup state
@@ -255,7 +279,9 @@ package struct SilverEvaluator {
                 }
                 if field == .siteID, let id = e.strings[.siteID] { site = program.sites[id] }
             case .payload(let path):
-                guard let value = payload.value(at: path), value != .null else {
+                // Only what this version declares: a field of a later version sent under an
+                // earlier one was never validated, so it is rescued, not typed.
+                guard declared.declares(path), let value = payload.value(at: path), value != .null else {
                     row[i] = .null
                     continue
                 }

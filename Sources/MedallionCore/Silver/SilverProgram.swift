@@ -217,6 +217,16 @@ package struct SilverProgram: Sendable {
 package struct DeclaredFields: Sendable {
     package var isLeaf = false
     package var children: [String: DeclaredFields] = [:]
+
+    /// Whether the leaf at `path` is declared.
+    package func declares(_ path: [String]) -> Bool {
+        var node = self
+        for key in path {
+            guard let next = node.children[key] else { return false }
+            node = next
+        }
+        return node.isLeaf
+    }
 }
 
 /// A rule ready to evaluate against a row's values.

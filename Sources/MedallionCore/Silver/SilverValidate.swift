@@ -220,11 +220,6 @@ package final class SilverValidate {
         checker.sourceRange.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
     }
 
-    private func micros(_ field: EnvelopeField, _ line: UnsafeRawBufferPointer) -> Int64 {
-        guard let text = checker.stringValue(field, in: line) else { return 0 }
-        return SilverTime.parse(text) ?? 0
-    }
-
     private func process(_ line: Line, _ runtime: StageRuntime) throws(StageError) {
         let bytes = line.bytes
         let eventType = checker.stringValue(.eventType, in: bytes) ?? ""
@@ -236,24 +231,10 @@ package final class SilverValidate {
                 source: sourceBytes(bytes), tenantID: tenant, eventType: eventType)
             return
         }
-        var strings: [EnvelopeField: String] = [:]
-        for field in [EnvelopeField.tenantID, .siteID, .deviceID, .deviceType, .eventType, .eventID, .schemaVersion, .sourceSystem] {
-            strings[field] = checker.stringValue(field, in: bytes)
-        }
-        var position: SourcePosition?
-        var sourceID: String?
-        if let range = checker.sourceRange {
-            position = SourcePosition.parse(bytes, value: range, scanner: &sourceScanner)
-            if let p = position { sourceID = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[p.sourceRange]), as: UTF8.self) }
-        }
-        let payloadMember = checker.member(.payload)!
-        let attributes = checker.member(.attributes).map {
-            String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0.valueStart..<$0.valueEnd]), as: UTF8.self)
-        }
-        let envelope = SilverEvaluator.Envelope(
-            strings: strings, eventMicros: micros(.eventTimeUTC, bytes), ingestMicros: micros(.ingestTimeUTC, bytes),
-            payload: UnsafeRawBufferPointer(rebasing: bytes[payloadMember.valueStart..<payloadMember.valueEnd]),
-            attributes: attributes, position: position, sourceID: sourceID)
+        let envelope = SilverEvaluator.Envelope.read(checker, bytes, scanner: &sourceScanner)
+        let strings = envelope.strings
+        let position = envelope.position
+        let sourceID = envelope.sourceID
         var slot = -1
         var replay = false
         if let position {

@@ -34,6 +34,7 @@ bench: release $(PY)
 	bench/envelope.sh
 	bench/bronze.sh
 	bench/eh_source.sh
+	bench/silver.sh
 
 demo: release
 	bash scripts/demo.sh

@@ -57,6 +57,8 @@ struct EnvelopeCheckerTests {
         // line_too_long comes from framing (LineReaderTests, e2e); not_a_dlq_record from dlq-sink (e2e);
         // corrupt_capture_block from eh-source's Capture replay (e2e test_eh_source.py).
         seen.formUnion([.lineTooLong, .notADLQRecord, .corruptCaptureBlock])
+        // silver-validate's reasons: produced from real records in SilverEvaluatorTests.
+        seen.formUnion([.unknownSchemaVersion, .schemaViolation, .ruleFailed, .duplicateEvent])
         #expect(seen == Set(RejectReason.allCases))
     }
 

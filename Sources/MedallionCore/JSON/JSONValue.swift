@@ -53,7 +53,7 @@ package indirect enum JSONValue: Equatable, Sendable {
         }
         var builder = Builder(p: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), n: bytes.count)
         builder.skipWhitespace()
-        return try builder.value(pointer: "")
+        return try builder.value()
     }
 
     package static func parse(_ text: String) throws(ParseError) -> JSONValue {
@@ -118,21 +118,32 @@ package indirect enum JSONValue: Equatable, Sendable {
             while i < n, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 }
         }
 
-        mutating func value(pointer: String) throws(ParseError) -> JSONValue {
+        /// The keys and indices from the root to the value being built; a
+        /// JSON pointer is made from it only for an error.
+        var path: [String] = []
+
+        var pointer: String { path.map { "/" + Self.escapePointer($0) }.joined() }
+
+        mutating func value() throws(ParseError) -> JSONValue {
             switch p[i] {
             case UInt8(ascii: "{"):
                 i += 1
                 skipWhitespace()
                 var members: [(key: String, value: JSONValue)] = []
-                var seen = Set<String>()
+                var seen: Set<String>?
                 while p[i] != UInt8(ascii: "}") {
                     let key = string()
-                    let path = pointer + "/" + Self.escapePointer(key)
-                    guard seen.insert(key).inserted else { throw .duplicateKey(pointer: path) }
+                    // Small objects (payloads) check by scan; large ones switch to a set.
+                    if members.count >= 16, seen == nil { seen = Set(members.map(\.key)) }
+                    let duplicate = seen.map { !$0.contains(key) ? false : true } ?? members.contains { $0.key == key }
+                    if duplicate { throw .duplicateKey(pointer: pointer + "/" + Self.escapePointer(key)) }
+                    seen?.insert(key)
                     skipWhitespace()
                     i += 1  // ':'
                     skipWhitespace()
-                    members.append((key, try value(pointer: path)))
+                    path.append(key)
+                    members.append((key, try value()))
+                    path.removeLast()
                     skipWhitespace()
                     if p[i] == UInt8(ascii: ",") {
                         i += 1
@@ -146,7 +157,9 @@ package indirect enum JSONValue: Equatable, Sendable {
                 skipWhitespace()
                 var items: [JSONValue] = []
                 while p[i] != UInt8(ascii: "]") {
-                    items.append(try value(pointer: pointer + "/\(items.count)"))
+                    path.append(String(items.count))
+                    items.append(try value())
+                    path.removeLast()
                     skipWhitespace()
                     if p[i] == UInt8(ascii: ",") {
                         i += 1
@@ -190,7 +203,8 @@ package indirect enum JSONValue: Equatable, Sendable {
 
         /// RFC 6901: `~` → `~0`, `/` → `~1`.
         static func escapePointer(_ key: String) -> String {
-            key.replacing("~", with: "~0").replacing("/", with: "~1")
+            guard key.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return key }
+            return key.replacing("~", with: "~0").replacing("/", with: "~1")
         }
     }
 }

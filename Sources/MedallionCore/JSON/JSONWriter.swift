@@ -132,6 +132,11 @@ package struct JSONWriter {
     }
 
     package mutating func appendDecimal(_ value: Int64) {
+        Self.appendDecimal(value, to: &bytes)
+    }
+
+    /// Appends the decimal digits of `value` to raw bytes.
+    package static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
         if value == 0 {
             bytes.append(UInt8(ascii: "0"))
             return

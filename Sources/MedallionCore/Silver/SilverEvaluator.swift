@@ -1,5 +1,17 @@
 import Foundation
 
+/// The envelope's text fields of one record, decoded, by field.
+package struct EnvelopeStrings {
+    private var values = [String?](repeating: nil, count: EnvelopeField.allCases.count)
+
+    package init() {}
+
+    package subscript(field: EnvelopeField) -> String? {
+        get { values[field.rawValue] }
+        set { values[field.rawValue] = newValue }
+    }
+}
+
 /// What became of one record in Silver.
 package enum SilverOutcome: Equatable {
     /// Kept: the row is in `SilverEvaluator.row`; `warnings` are the `warn` rules it failed.
@@ -50,7 +62,7 @@ package struct SilverEvaluator {
 
     /// The pieces of the envelope the evaluator reads, decoded.
     package struct Envelope {
-        package var strings: [EnvelopeField: String]
+        package var strings: EnvelopeStrings
         package var eventMicros: Int64
         package var ingestMicros: Int64
         /// The payload's exact JSON bytes.
@@ -62,7 +74,7 @@ package struct SilverEvaluator {
 
         /// Reads the fields of a line `checker` found valid.
         package static func read(_ checker: EnvelopeChecker, _ bytes: UnsafeRawBufferPointer, scanner: inout JSONScanner) -> Envelope {
-            var strings: [EnvelopeField: String] = [:]
+            var strings = EnvelopeStrings()
             for field in [EnvelopeField.tenantID, .siteID, .deviceID, .deviceType, .eventType, .eventID, .schemaVersion, .sourceSystem] {
                 strings[field] = checker.stringValue(field, in: bytes)
             }
@@ -76,10 +88,9 @@ package struct SilverEvaluator {
             let attributes = checker.member(.attributes).map {
                 String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0.valueStart..<$0.valueEnd]), as: UTF8.self)
             }
-            func micros(_ field: EnvelopeField) -> Int64 {
-                checker.stringValue(field, in: bytes).flatMap(SilverTime.parse) ?? 0
-            }
-            return Envelope(strings: strings, eventMicros: micros(.eventTimeUTC), ingestMicros: micros(.ingestTimeUTC),
+            let eventMicros = checker.stringValue(.eventTimeUTC, in: bytes).flatMap(SilverTime.parse) ?? 0
+            let ingestMicros = checker.stringValue(.ingestTimeUTC, in: bytes).flatMap(SilverTime.parse) ?? 0
+            return Envelope(strings: strings, eventMicros: eventMicros, ingestMicros: ingestMicros,
                             payload: UnsafeRawBufferPointer(rebasing: bytes[payload.valueStart..<payload.valueEnd]),
                             attributes: attributes, position: position, sourceID: sourceID)
         }

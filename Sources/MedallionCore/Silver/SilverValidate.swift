@@ -24,7 +24,10 @@ package final class SilverValidate {
         let types: [DeltaType]
         var dedup: [Int: DedupState] = [:]
         var totals: RuleCounts
-        var committedVersion: Int64?
+        /// `"name":` per program column, empty for the `_source_*` columns (forwarded as `_source`).
+        let forwardKeys: [[UInt8]]
+        /// Columns holding JSON text, forwarded as JSON (attributes, _rescued_data).
+        let rawJSON: [Bool]
 
         init(evaluator: SilverEvaluator, rows: PartitionedBatch, fill: [Int], types: [DeltaType]) {
             self.evaluator = evaluator
@@ -32,6 +35,23 @@ package final class SilverValidate {
             self.fill = fill
             self.types = types
             totals = evaluator.counts
+            forwardKeys = evaluator.program.columns.map { c in
+                switch c.origin {
+                case .sourceID, .sourcePartition, .sourceOffset: return []
+                default:
+                    var key: [UInt8] = []
+                    var name = c.name
+                    name.withUTF8 { JSONWriter.appendQuoted(UnsafeRawBufferPointer($0), to: &key) }
+                    key.append(UInt8(ascii: ":"))
+                    return key
+                }
+            }
+            rawJSON = evaluator.program.columns.map { c in
+                switch c.origin {
+                case .attributes, .rescued: true
+                default: false
+                }
+            }
         }
     }
 
@@ -42,7 +62,7 @@ package final class SilverValidate {
     private var order: [String] = []
     private var audit: AuditWriter?
     private var quality: QualityCountsWriter?
-    private var forward = JSONWriter(capacity: 1 << 20)
+    private var forward: [UInt8] = []
     private var batch = BatchCounters()
     private var replayed = 0
     private var batchesCommitted = 0
@@ -187,8 +207,8 @@ package final class SilverValidate {
             case .mark:
                 batch.inputRows -= 1
                 runtime.countMark()
-                forward.raw(line.bytes)
-                forward.raw("\n")
+                forward.append(contentsOf: line.bytes)
+                forward.append(0x0A)
             case .rejected(let rejection):
                 runtime.countInput()
                 batch.dlqRows += 1
@@ -262,7 +282,7 @@ package final class SilverValidate {
             try runtime.reject(line, rejection, source: sourceBytes(bytes), tenantID: tenant, eventType: eventType)
         case .kept:
             if !replay { store(table, envelope: envelope, slot: slot) }
-            writeForward(table.evaluator, line: bytes)
+            writeForward(table, line: bytes)
         }
     }
 
@@ -313,33 +333,34 @@ package final class SilverValidate {
 
     /// The forwarded row: the Silver columns as one JSON object, with
     /// `attributes` and `_rescued_data` as objects and the record's `_source`
-    /// kept verbatim, so downstream sinks deduplicate the same way.
-    private func writeForward(_ evaluator: SilverEvaluator, line: UnsafeRawBufferPointer) {
-        forward.beginObject()
-        for (i, column) in evaluator.program.columns.enumerated() {
-            switch column.origin {
-            case .sourceID, .sourcePartition, .sourceOffset: continue
-            case .attributes, .rescued:
-                forward.key(column.name)
-                if case .string(let text) = evaluator.row[i] { forward.raw(text) } else { forward.null() }
-            default:
-                forward.key(column.name)
-                evaluator.row[i].write(to: &forward)
+    /// kept verbatim, so downstream sinks deduplicate the same way. Written
+    /// straight into bytes with each column's `"name":` prepared once.
+    private func writeForward(_ table: Table, line: UnsafeRawBufferPointer) {
+        let row = table.evaluator.row
+        forward.append(UInt8(ascii: "{"))
+        var first = true
+        for (i, key) in table.forwardKeys.enumerated() where !key.isEmpty {
+            if !first { forward.append(UInt8(ascii: ",")) }
+            first = false
+            forward.append(contentsOf: key)
+            if table.rawJSON[i], case .string(var text) = row[i] {
+                text.withUTF8 { forward.append(contentsOf: $0) }
+            } else {
+                row[i].append(to: &forward)
             }
         }
         if let source = sourceBytes(line) {
-            forward.key("_source")
-            forward.raw(source)
+            forward.append(contentsOf: #","_source":"#.utf8)
+            forward.append(contentsOf: source)
         }
-        forward.endObject()
-        forward.raw("\n")
+        forward.append(contentsOf: "}\n".utf8)
     }
 
     // MARK: committing
 
     private func commit(_ runtime: StageRuntime) throws(StageError) {
         defer { batch.start() }
-        guard batch.inputRows > 0 || !forward.bytes.isEmpty else { return }
+        guard batch.inputRows > 0 || !forward.isEmpty else { return }
         var versions: [String: Int64] = [:]
         var outcome: PartitionedBatch.Outcome = .nothingToCommit
         for eventType in order {
@@ -380,11 +401,11 @@ package final class SilverValidate {
         }
         batchesCommitted += 1
         let lines = batch.inputRows - batch.dlqRows
-        try forward.bytes.withRawBytes { (bytes) throws(StageError) in
+        try forward.withRawBytes { (bytes) throws(StageError) in
             if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: lines) }
         }
         try runtime.flush()
-        forward.reset()
+        forward.removeAll(keepingCapacity: forward.capacity <= 4 * options.batchBytes)
         try options.recordAudit(&audit, stage: Self.stage, batch: batch, outcome: outcome)
     }
 }

@@ -53,6 +53,36 @@ package enum SilverValue: Equatable, Sendable {
         }
     }
 
+    /// Appends the value as JSON to raw bytes (the forwarded row's hot path).
+    package func append(to out: inout [UInt8]) {
+        switch self {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .string(var s): s.withUTF8 { JSONWriter.appendQuoted(UnsafeRawBufferPointer($0), to: &out) }
+        case .long(let v): JSONWriter.appendDecimal(v, to: &out)
+        case .int(let v): JSONWriter.appendDecimal(Int64(v), to: &out)
+        case .double(let v):
+            if v.isFinite {
+                if v == v.rounded(), abs(v) < 1e15, !(v == 0 && v.sign == .minus) {
+                    JSONWriter.appendDecimal(Int64(v), to: &out)
+                    out.append(contentsOf: ".0".utf8)
+                } else {
+                    out.append(contentsOf: v.description.utf8)
+                }
+            } else {
+                out.append(contentsOf: "null".utf8)
+            }
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .micros(let m):
+            out.append(UInt8(ascii: "\""))
+            SilverTime.appendISO(m, to: &out)
+            out.append(UInt8(ascii: "\""))
+        case .days(let d):
+            out.append(UInt8(ascii: "\""))
+            Timestamp.appendDate(days: Int(d), to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
+    }
+
     /// Compares two values of compatible kinds (numbers with numbers,
     /// timestamps with timestamps, text with text); nil when they cannot be compared.
     package static func compare(_ a: SilverValue, _ b: SilverValue) -> Int? {
@@ -113,21 +143,30 @@ package enum SilverTime {
 
     /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
     package static func iso(_ micros: Int64) -> String {
-        let (days, dayMicros) = micros.floorDividedBy(86_400_000_000)
         var out: [UInt8] = []
+        appendISO(micros, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds kept).
+    package static func appendISO(_ micros: Int64, to out: inout [UInt8]) {
+        let (days, dayMicros) = micros.floorDividedBy(86_400_000_000)
         Timestamp.appendDate(days: Int(days), to: &out)
         let seconds = Int(dayMicros / 1_000_000), fraction = Int(dayMicros % 1_000_000)
-        func pad(_ v: Int, _ width: Int) {
-            let s = String(v)
-            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, width - s.utf8.count)))
-            out.append(contentsOf: s.utf8)
+        @inline(__always) func two(_ v: Int) {
+            out.append(UInt8(ascii: "0") &+ UInt8(v / 10))
+            out.append(UInt8(ascii: "0") &+ UInt8(v % 10))
         }
         out.append(UInt8(ascii: "T"))
-        pad(seconds / 3600, 2); out.append(UInt8(ascii: ":"))
-        pad(seconds / 60 % 60, 2); out.append(UInt8(ascii: ":"))
-        pad(seconds % 60, 2); out.append(UInt8(ascii: "."))
-        pad(fraction, 6); out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
+        two(seconds / 3600); out.append(UInt8(ascii: ":"))
+        two(seconds / 60 % 60); out.append(UInt8(ascii: ":"))
+        two(seconds % 60); out.append(UInt8(ascii: "."))
+        var divisor = 100_000
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") &+ UInt8(fraction / divisor % 10))
+            divisor /= 10
+        }
+        out.append(UInt8(ascii: "Z"))
     }
 
     package static func date(_ days: Int32) -> String {

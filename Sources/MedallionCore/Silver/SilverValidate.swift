@@ -191,7 +191,7 @@ package final class SilverValidate {
         let reader = runtime.reader
         reader.source.idleMillis = Int32(max(50, min(options.flushIntervalSeconds * 1000, 60_000)))
         reader.source.onIdle = { [unowned self, unowned runtime] () throws(StageError) in
-            if self.batch.inputRows > 0 { try self.commit(runtime) }
+            if self.batch.inputRows > 0 || !self.forward.isEmpty { try self.commit(runtime) }
         }
         batch.start()
         while let line = try reader.next() {

@@ -242,6 +242,30 @@ def test_injected_fetch_errors_and_a_broker_outage_are_survived(tmp_path):
         c.close()
 
 
+def test_sigterm_while_every_broker_is_down_exits_at_once_and_says_what_is_not_committed(tmp_path):
+    c = MockCluster(brokers=1)
+    try:
+        topic, group = fresh("term"), fresh("g")
+        c.create_topic(topic, 2)
+        recs = plain_events(20, 2)
+        produce_spread(c, topic, recs, 2)
+        out, err = tmp_path / "out", tmp_path / "err"
+        proc = subprocess.Popen(source_args(c, topic, group), stdout=open(out, "wb"), stderr=open(err, "wb"))
+        wait_for(lambda: out.read_bytes().count(b"\n") == 20, 30, "the 20 records")
+        c.broker_down(1)
+        wait_for(lambda: any(l["event"] == "broker_error" for l in json_lines(err.read_text())), 20, "the outage to be seen")
+        started = time.time()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert time.time() - started < 5, "a close that waits for the brokers"
+        logs = json_lines(err.read_text())
+        warning = [l for l in logs if l["event"] == "close_without_brokers"]
+        assert warning and "at-least-once" in warning[0]["msg"]
+        assert summary(err.read_text())["rows_out"] == 20
+    finally:
+        c.close()
+
+
 def test_unreachable_brokers_exit_75_after_max_retry_seconds_with_json_diagnostics(tmp_path):
     start = time.time()
     status, out, err = run([binary("eh-source"), "--plaintext", "--bootstrap", "127.0.0.1:1", "--topic", "t",

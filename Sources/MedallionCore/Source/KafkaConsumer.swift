@@ -55,6 +55,7 @@ package final class KafkaConsumer {
     /// Commits that failed (each reported on stderr).
     package private(set) var commitFailures = 0
     private var closed = false
+    private var closedWithoutBrokers = false
 
     /// Creates the consumer and subscribes to `topic`.
     /// - Throws: `StageError(.config)` naming a property librdkafka refuses
@@ -113,7 +114,8 @@ package final class KafkaConsumer {
     deinit {
         guard let handle else { return }
         close()
-        rd_kafka_destroy(handle)
+        // With every broker down, a consumer close would wait for them: leave without it.
+        rd_kafka_destroy_flags(handle, closedWithoutBrokers ? Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE) : 0)
     }
 
     /// The next record or `.idle`; a record's bytes stay valid until the next call.
@@ -186,7 +188,10 @@ package final class KafkaConsumer {
         _ = rd_kafka_commit(handle, nil, 1)
     }
 
-    /// Commits stored offsets synchronously and leaves the group.
+    /// Commits stored offsets synchronously and leaves the group. When every
+    /// broker is unreachable, neither is possible and both would block for
+    /// as long as the outage lasts; the consumer then leaves at once, saying
+    /// what that costs (the group's position stays at the last commit).
     package func close() {
         guard !closed else { return }
         closed = true
@@ -195,6 +200,12 @@ package final class KafkaConsumer {
             self.current = nil
         }
         storeOffsets()
+        if let down = unreachableSince {
+            closedWithoutBrokers = true
+            log("warning", "close_without_brokers",
+                "every broker has been unreachable for \(Int(monotonicSeconds() - down)) s: leaving without a final commit; the next reader of these partitions starts at the last commit and repeats the records after it (at-least-once; --resume-from-lake starts from what the lake stored)")
+            return
+        }
         commitNow(handle, why: "on close")
         _ = rd_kafka_consumer_close(handle)
     }

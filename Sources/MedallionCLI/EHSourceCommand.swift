@@ -96,6 +96,7 @@ package struct EHSourceCommand: ParsableCommand {
     @Option(name: .long, help: "--generate: fraction of bad lines (0 to 1).") var badRate: Double = 0
     @Option(name: .long, help: "--generate: source partitions.") var partitions: Int = 4
 
+    @OptionGroup var fleet: FleetFlags
     @OptionGroup var standard: StandardOptions
 
     package init() {}
@@ -116,6 +117,7 @@ package struct EHSourceCommand: ParsableCommand {
             throw ValidationError("file arguments are for --replay; add --replay or remove \(files[0])")
         }
         if follow, !replay { throw ValidationError("--follow works with --replay only") }
+        if fleet.config != nil, !generate { throw ValidationError("--config DIR (the fleet to generate) works with --generate only") }
         if replay, sourceId != nil, files.count > 1 {
             throw ValidationError("--source-id with several replay files would give their lines the same positions; replay one file per --source-id")
         }
@@ -148,6 +150,11 @@ package struct EHSourceCommand: ParsableCommand {
         if generate {
             var config = GeneratorConfig(seed: seed, count: count, badRate: badRate)
             config.partitions = partitions
+            do {
+                try fleet.apply(to: &config, stage: "eh-source")
+            } catch {
+                throw StageError(.config, "the configuration tree has problems (listed above)")
+            }
             return .generate(config)
         }
         if let captureDir { return .capture(directory: captureDir) }

@@ -38,6 +38,7 @@ package struct GenerateCommand: ParsableCommand {
     @Option(help: "Fraction of events that arrive out of order.") var outOfOrderRate: Double = 0.01
     @Option(help: ArgumentHelp("Where to write: a file, or '-' for stdout.", valueName: "path")) var output: String = "-"
     @Flag(help: "Print the count of each line kind as JSON on stderr at the end.") var summary = false
+    @OptionGroup var fleet: FleetFlags
 
     package init() {}
 
@@ -76,7 +77,9 @@ package struct GenerateCommand: ParsableCommand {
 
     package func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        var generator = try SampleGenerator(try makeConfig())
+        var config = try makeConfig()
+        try fleet.apply(to: &config, stage: "medallion generate")
+        var generator = try SampleGenerator(config)
         do {
             if output == "-" {
                 try generator.write(to: 1)
@@ -88,5 +91,37 @@ package struct GenerateCommand: ParsableCommand {
             throw ExitCode(ExitStatus.ioError.rawValue)
         }
         if summary { writeDiagnostic(Array(generator.statistics.summaryJSON.utf8)) }
+    }
+}
+
+/// `--config DIR [--tenant T] [--env E]` for the generators: the fleet (tenants, their site ids
+/// and enabled event types) comes from the configuration tree instead of the built-in three.
+package struct FleetFlags: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Generate for the tenants of this configuration tree (their sites and event types).", valueName: "dir"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --config: only this tenant.", valueName: "name"))
+    var tenant: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --config: the environment overlay (dev, stage, prod).", valueName: "env"))
+    var env: String = "dev"
+
+    package init() {}
+
+    package func validate() throws {
+        if config == nil, tenant != nil { throw ValidationError("--tenant needs --config DIR: the tenant's sites and event types come from the tree") }
+        if let tenant, !EnvelopePolicy.isSafeID(tenant) { throw ValidationError("'\(tenant)' is not a valid tenant name") }
+    }
+
+    /// Replaces the config's tenants with the tree's fleet; a problem is reported as `file:line: error` (exit 78).
+    func apply(to config: inout GeneratorConfig, stage: String) throws(ExitCode) {
+        guard let root = self.config else { return }
+        do {
+            config.tenants = try GeneratorTenant.fromConfiguration(root: root, tenant: tenant, env: env)
+            config.eventTypes = SampleEventType.allCases.filter { t in config.tenants.contains { $0.eventTypes?.contains(t) ?? true } }
+        } catch {
+            for problem in error.problems { reportError(stage: stage, StageError(.config, problem.formatted(root: root))) }
+            throw ExitCode(ExitStatus.config.rawValue)
+        }
     }
 }

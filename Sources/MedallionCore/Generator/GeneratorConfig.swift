@@ -10,10 +10,64 @@ package struct GeneratorTenant: Sendable, Hashable {
     /// standardization has something to do.
     package var region: String
 
-    package init(id: String, sites: Int, region: String) {
+    /// Site ids to use instead of `<tenant>-s01`...; taken from a tenant's
+    /// configured `sites` so that enrichment finds them.
+    package var siteIDs: [String]?
+    /// Event types this tenant's devices emit (default: the config's `eventTypes`).
+    package var eventTypes: [SampleEventType]?
+
+    package init(id: String, sites: Int, region: String, siteIDs: [String]? = nil, eventTypes: [SampleEventType]? = nil) {
         self.id = id
-        self.sites = sites
+        self.sites = siteIDs?.count ?? sites
         self.region = region
+        self.siteIDs = siteIDs
+        self.eventTypes = eventTypes
+    }
+}
+
+extension GeneratorTenant {
+    /// The fleet of a configuration tree: each tenant (or only `tenant`)
+    /// with its configured site ids and enabled event types. The region hint
+    /// is the prefix of its first site's region (`us-east` → `us`; a `us`
+    /// tenant's thermostats report Fahrenheit).
+    /// - Throws: `ConfigError` for a broken tree, an unknown tenant, or an
+    ///   enabled event type the generator has no payload for.
+    package static func fromConfiguration(root: String, tenant only: String?, env: String) throws(ConfigError) -> [GeneratorTenant] {
+        let tree = ConfigTree.load(root: root, tenant: only)
+        let names = only.map { [$0] } ?? tree.tenantNames
+        var fleet: [GeneratorTenant] = []
+        var problems: [ConfigProblem] = []
+        for name in names {
+            let settings: TenantSettings
+            do {
+                settings = try tree.settings(tenant: name, env: env)
+            } catch {
+                problems += error.problems
+                continue
+            }
+            var types: [SampleEventType] = []
+            for e in settings.eventTypes {
+                guard let t = SampleEventType(rawValue: e) else {
+                    problems.append(ConfigProblem(
+                        file: "configs/tenants/\(name)/tenant.yaml", line: 1, keyPath: "event_types",
+                        message: "the generator has no sample payload for event type '\(e)' (it knows \(SampleEventType.allCases.map(\.rawValue).joined(separator: ", ")))",
+                        fix: "generate for another tenant, or replay captured events of \(e) with --replay"))
+                    continue
+                }
+                types.append(t)
+            }
+            guard !settings.sites.isEmpty, !types.isEmpty else {
+                problems.append(ConfigProblem(file: "configs/tenants/\(name)/tenant.yaml", line: 1, keyPath: settings.sites.isEmpty ? "sites" : "event_types",
+                    message: "tenant '\(name)' has no \(settings.sites.isEmpty ? "sites" : "event types") to generate events for",
+                    fix: "list at least one under `\(settings.sites.isEmpty ? "sites" : "event_types")`"))
+                continue
+            }
+            let region = settings.sites[0].region.split(separator: "-").first.map(String.init) ?? "eu"
+            fleet.append(GeneratorTenant(id: name, sites: settings.sites.count, region: region,
+                                         siteIDs: settings.sites.map(\.id).sorted(), eventTypes: types))
+        }
+        if !problems.isEmpty { throw ConfigError(problems) }
+        return fleet
     }
 }
 

@@ -712,10 +712,11 @@ struct Device {
         var devices: [Device] = []
         var states: [DeviceState] = []
         for (t, tenant) in c.tenants.enumerated() {
+            let eventTypes = tenant.eventTypes ?? c.eventTypes
             for s in 1...tenant.sites {
-                let site = tenant.id + "-s" + pad2(s)
+                let site = tenant.siteIDs?[s - 1] ?? tenant.id + "-s" + pad2(s)
                 for d in 1...c.devicesPerSite {
-                    let type = c.eventTypes[(d - 1) % c.eventTypes.count]
+                    let type = eventTypes[(d - 1) % eventTypes.count]
                     let deviceID = site + "-" + type.deviceCode + pad2(d)
                     let hash = SplitMix64.mix(fnv1a64(deviceID.utf8))
                     let serial = (s - 1) * c.devicesPerSite + d

@@ -25,7 +25,8 @@ package struct EHSourceCommand: ParsableCommand {
         Live settings follow Microsoft's Event Hubs guidance (SASL_SSL/PLAIN, user $ConnectionString, \
         the connection string from the environment variable named by --connection-string-env, never \
         logged). Offsets are stored only after records are written; --resume-from-lake DIR starts each \
-        partition after the highest offset the Bronze table's txn actions record. Broker outages are \
+        partition after the lowest position the pipeline's sinks stored (the txn actions of \
+        bronze/events and of each silver/<event_type> table). Broker outages are \
         retried with backoff and reported on stderr; past --max-retry-seconds the exit status is 75.
 
         Examples:
@@ -59,9 +60,9 @@ package struct EHSourceCommand: ParsableCommand {
     var group: String = "medallion-eh-source"
     @Option(name: .long, help: "Where a partition starts without a committed position: earliest or latest.")
     var start: String = "earliest"
-    @Option(name: .long, help: ArgumentHelp("Start each partition after the highest offset stored in <dir>/bronze/events (its txn actions); repeat for several lakes (the lowest wins).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Start each partition after the lowest offset the pipeline's sinks stored under <dir> (txn actions of bronze/events and each silver/<event_type>); repeat for several lakes (the lowest wins).", valueName: "dir"))
     var resumeFromLake: [String] = []
-    @Option(name: .long, help: ArgumentHelp("With --resume-from-lake: only this sink's txns (default: any sink of the table).", valueName: "id"))
+    @Option(name: .long, help: ArgumentHelp("With --resume-from-lake: only this Bronze sink's txns (default: any sink of the table).", valueName: "id"))
     var resumeSinkId: String?
     @Option(name: .long, help: ArgumentHelp("Exit 75 when every broker stays unreachable this long.", valueName: "seconds"))
     var maxRetrySeconds: Double = 300

@@ -143,6 +143,50 @@ def test_restart_with_resume_from_lake_stores_each_event_exactly_once(cluster, t
     assert "@committed" not in assigned[0]["msg"]  # every partition started from the lake or earliest
 
 
+def test_resume_from_lake_starts_at_the_lowest_position_of_the_pipeline_sinks_so_silver_loses_nothing(cluster, tmp_path):
+    """Bronze committed everything, Silver only the first half (the rest was in a pipe when the
+    pipeline died). A restart with --resume-from-lake starts from Silver's positions: Bronze skips
+    what it has, Silver stores the rest, and every Silver table holds each event exactly once."""
+    from conftest import ROOT
+    topic, group = fresh("pipe"), fresh("g")
+    cluster.create_topic(topic, 2)
+    status, generated, err = run([binary("medallion"), "generate", "--count", "200", "--seed", "5",
+                                  "--config", str(ROOT), "--tenant", "acme"])
+    assert status == 0, err
+    recs = [json.loads(l) for l in generated.splitlines()]
+    for r in recs:
+        r.pop("_source")
+    produce_spread(cluster, topic, recs, 2)
+    status, captured, err = run(source_args(cluster, topic, group, "--idle-exit-seconds", "1.5"), timeout=60)
+    assert status == 0 and len(captured.splitlines()) == 200, err
+    lake = tmp_path / "lake"
+    silver = [binary("silver-validate"), "--config", str(ROOT), "--tenant", "acme", "--lake", str(lake),
+              "--dlq", str(tmp_path / "silver.dlq")]
+    bronze = [binary("bronze-sink"), "--lake", str(lake), "--tenants", "acme", "--dlq", str(tmp_path / "bronze.dlq")]
+    assert run(bronze, stdin=captured)[0] == 0
+    first_half = b"\n".join(l for l in captured.splitlines() if json.loads(l)["_source"]["offset"] < 50) + b"\n"
+    assert run(silver, stdin=first_half)[0] == 0
+
+    def silver_ids():
+        ids = []
+        for t in sorted((lake / "silver").iterdir()):
+            ids += [r["event_id"] for r in table_rows(t, ["event_id"])]
+        return ids
+    assert len(silver_ids()) == 100
+    pipeline = (f"{' '.join(source_args(cluster, topic, fresh('g'), '--resume-from-lake', str(lake), '--idle-exit-seconds', '1.5'))}"
+                f" 2>{tmp_path / 'a.err'} | {' '.join(bronze)} 2>{tmp_path / 'b.err'} | {' '.join(silver)} > /dev/null 2>{tmp_path / 's.err'}")
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], timeout=120)
+    assert proc.returncode == 0, (tmp_path / "a.err").read_text() + (tmp_path / "s.err").read_text()
+    assigned = [l["msg"] for l in json_lines((tmp_path / "a.err").read_text()) if l["event"] == "partitions_assigned"][0]
+    # Silver's positions (below 50 on each partition), not Bronze's (99 on each partition).
+    starts = {int(p.split("@")[0]): int(p.split("@")[1]) for p in assigned.split(": ")[1].split(",")}
+    assert sorted(starts) == [0, 1] and all(40 <= s <= 50 for s in starts.values()), assigned
+    ids = silver_ids()
+    assert len(ids) == 200 and set(ids) == {r["event_id"] for r in recs}
+    assert len(table_rows(lake / "bronze" / "events", ["event_id"])) == 200
+    assert "already stored" in (tmp_path / "s.err").read_text()
+
+
 def test_two_instances_in_one_group_share_partitions_without_loss_or_repeats(cluster, tmp_path):
     topic, group = fresh("shared"), fresh("g")
     cluster.create_topic(topic, 4)

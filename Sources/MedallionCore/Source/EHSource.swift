@@ -124,7 +124,7 @@ package final class EHSource {
                 do throws(StageError) {
                     var all: [LakePositions] = []
                     for root in resume.lakeRoots {
-                        all.append(try LakePositions.load(table: LakePositions.bronzeTable(lakeRoot: root), source: sourceID, sinkID: resume.sinkID))
+                        all.append(try LakePositions.pipeline(lakeRoot: root, source: sourceID, sinkID: resume.sinkID))
                     }
                     if let stored = LakePositions.lowest(all).offsets[Int64(partition)] { return stored + 1 }
                 } catch {

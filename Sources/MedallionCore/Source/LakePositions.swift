@@ -1,3 +1,5 @@
+import Foundation
+
 /// The positions a sink has durably stored for one source, read back from the
 /// `txn` actions of its Delta table.
 ///
@@ -61,5 +63,41 @@ package struct LakePositions: Sendable, Equatable {
             result.offsets = merged
         }
         return result
+    }
+
+    /// Per partition, the lowest offset among the tables that hold a position for it.
+    package static func lowestKnown(_ all: [LakePositions]) -> LakePositions {
+        var result: [Int64: Int64] = [:]
+        for positions in all {
+            for (partition, offset) in positions.offsets {
+                result[partition] = min(result[partition] ?? offset, offset)
+            }
+        }
+        return LakePositions(offsets: result)
+    }
+
+    /// The Delta tables under a lake root whose sinks record positions of
+    /// source records: `bronze/events` and every `silver/<event_type>`.
+    package static func pipelineTables(lakeRoot: String) -> [String] {
+        var tables = [bronzeTable(lakeRoot: lakeRoot)]
+        let silver = lakeRoot + "/silver"
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: silver)) ?? []).sorted()
+        where FileManager.default.fileExists(atPath: "\(silver)/\(name)/_delta_log") {
+            tables.append("\(silver)/\(name)")
+        }
+        return tables
+    }
+
+    /// Where a pipeline writing under `lakeRoot` has stored `source` up to:
+    /// per partition, the lowest position among its sinks' tables (Bronze,
+    /// and each Silver table that holds one for that partition), so that
+    /// records a downstream stage lost in a pipe are read again. `sinkID`
+    /// filters Bronze's txns only; Silver tables count whichever sink wrote them.
+    package static func pipeline(lakeRoot: String, source: String, sinkID: String?) throws(StageError) -> LakePositions {
+        var all: [LakePositions] = []
+        for (i, table) in pipelineTables(lakeRoot: lakeRoot).enumerated() {
+            all.append(try load(table: table, source: source, sinkID: i == 0 ? sinkID : nil))
+        }
+        return lowestKnown(all)
     }
 }

@@ -63,7 +63,8 @@ package struct SilverValidateCommand: ParsableCommand {
             throw ExitCode(ExitStatus.config.rawValue)
         }
         let policy = EnvelopePolicy(pipelineTenant: tenant, allowedEventTypes: programs.map(\.eventType))
-        let options = sink.sinkOptions(defaultSinkID: stage, tenant: tenant, settings: settings)
+        // Per tenant: instances for several tenants may read one shared stream into the same tables.
+        let options = sink.sinkOptions(defaultSinkID: "\(stage).\(tenant)", tenant: tenant, settings: settings)
         try runFilter(stage: stage, options: standard) { (runtime) throws(StageError) in
             let silver = try SilverValidate(options: options, policy: policy, programs: programs)
             try silver.run(runtime)

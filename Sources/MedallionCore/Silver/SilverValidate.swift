@@ -132,7 +132,7 @@ package final class SilverValidate {
             if case .unique(let window) = rule.kind { table.dedup[i] = DedupState(windowMicros: window) }
         }
         if !table.dedup.isEmpty, let writer, writer.version >= 0 {
-            try loadDedup(table, program: program, tablePath: writer.tablePath)
+            try loadDedup(table, program: program, tablePath: writer.tablePath, tenant: options.tenant)
         }
         return table
     }
@@ -140,7 +140,7 @@ package final class SilverValidate {
     /// Reads back, from the rows committed within each window, the keys a
     /// `unique` rule must remember. Files whose newest event time is older
     /// than the window are skipped by their statistics.
-    private static func loadDedup(_ table: Table, program: SilverProgram, tablePath: String) throws(StageError) {
+    private static func loadDedup(_ table: Table, program: SilverProgram, tablePath: String, tenant: String?) throws(StageError) {
         do {
             let reader = try DeltaTableReader.open(tablePath: tablePath)
             var newest = Int64.min
@@ -157,7 +157,9 @@ package final class SilverValidate {
                 guard let column = rule.column else { continue }
                 let name = program.columns[column].name
                 let horizon = newest == Int64.min ? Int64.min : newest - state.windowMicros - 1_000
-                let scan = try reader.scan(columns: ["tenant_id", name, "event_time_utc", "_source_id", "_source_partition", "_source_offset"])
+                // Only this tenant's rows: keys are per tenant, and other tenants' instances keep their own.
+                let scan = try reader.scan(columns: ["tenant_id", name, "event_time_utc", "_source_id", "_source_partition", "_source_offset"],
+                                           where: { values in tenant == nil || values["tenant_id"] == tenant })
                 while let b = try scan.next() {
                     if let n = fileNewest[b.file.add.path], n < horizon { continue }
                     for r in 0..<b.rowCount {

@@ -69,7 +69,7 @@ package struct ConfigTree: Sendable {
             return (nil, [ConfigProblem(
                 file: tenantPath, line: 1, keyPath: "",
                 message: exists ? "the tenant's file has errors" : "no such tenant '\(tenant)' (known: \(known))",
-                fix: exists ? "fix the problems reported for this file" : "run `medallion onboard tenant \(tenant)` or pick a known tenant")])
+                fix: exists ? "fix the problems reported for this file" : "run `medallion onboard tenant \(tenant)`, or pick a known tenant")])
         }
         guard ConfigSchemas.environments.contains(env) else {
             return (nil, [ConfigProblem(file: tenantPath, line: 1, keyPath: "", message: "unknown environment '\(env)'",
@@ -484,7 +484,7 @@ package struct ConfigTree: Sendable {
                            "add `\(options[0]):` to the rule (see docs/configuration.md, Rules)")
                 }
             }
-            if let pattern = rule["pattern"], let p = pattern.string, (try? NSRegularExpression(pattern: p)) == nil {
+            if let pattern = rule["pattern"], let p = pattern.string, (try? JSONSchema.Pattern(p)) == nil {
                 report(pattern.origin, "\(path).pattern", "'\(p)' is not a valid regular expression",
                        "fix the pattern; quote it in single quotes so YAML keeps backslashes")
             }

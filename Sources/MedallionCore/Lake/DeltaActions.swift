@@ -148,6 +148,37 @@ package struct DeltaAddAction: Sendable, Equatable {
     }
 }
 
+extension DeltaAddAction {
+    /// The `remove` of this file: the add's path byte for byte (readers match the raw
+    /// string), with its partition values and size (`extendedFileMetadata`).
+    func removeJSONLine(deletionTimestamp: Int64) -> String {
+        var json = JSONText()
+        json.beginObject()
+        json.key("remove")
+        json.beginObject()
+        json.key("path")
+        json.string(path)
+        json.key("deletionTimestamp")
+        json.int(deletionTimestamp)
+        json.key("dataChange")
+        json.bool(false)
+        json.key("extendedFileMetadata")
+        json.bool(true)
+        json.key("partitionValues")
+        json.beginObject()
+        for pv in partitionValues {
+            json.key(pv.column)
+            json.stringOrNull(PartitionPath.normalize(pv.value))
+        }
+        json.endObject()
+        json.key("size")
+        json.int(size)
+        json.endObject()
+        json.endObject()
+        return json.text
+    }
+}
+
 /// `txn`: the application's progress marker, committed atomically with its data.
 package struct DeltaTransaction: Sendable, Equatable {
     /// A stable id for the writer (e.g. "bronze-sink/tenant-a/partition-3").

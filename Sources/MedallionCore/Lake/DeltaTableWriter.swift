@@ -179,7 +179,7 @@ package struct DeltaTableWriter: Sendable {
     ///   unsafe, `.schemaMismatch`, `.io`.
     package mutating func commit(
         _ adds: [DeltaAddAction], transactions: [DeltaTransaction] = [], info: DeltaCommitInfo = DeltaCommitInfo(),
-        newSchema: DeltaSchema? = nil
+        newSchema: DeltaSchema? = nil, removes: [DeltaAddAction] = []
     ) throws(LakeError) -> DeltaCommitOutcome {
         var seenApps: Set<String> = []
         for txn in transactions where !seenApps.insert(txn.appId).inserted {
@@ -202,7 +202,7 @@ package struct DeltaTableWriter: Sendable {
             let now = FileIO.nowMillis()
             let metadata = try metadataToWrite(creating: creating, newSchema: newSchema, now: now)
             lines.append(info.jsonLine(
-                timestamp: now, engineInfo: options.engineInfo, isBlindAppend: metadata == nil && !creating))
+                timestamp: now, engineInfo: options.engineInfo, isBlindAppend: metadata == nil && !creating && removes.isEmpty))
             if creating { lines.append(DeltaProtocolVersions.medallion.jsonLine) }
             if let metadata { lines.append(metadata.jsonLine) }
             for txn in transactions {
@@ -210,6 +210,7 @@ package struct DeltaTableWriter: Sendable {
                 if stamped.lastUpdated == nil { stamped.lastUpdated = now }
                 lines.append(stamped.jsonLine)
             }
+            for remove in removes { lines.append(remove.removeJSONLine(deletionTimestamp: now)) }
             for add in adds { lines.append(add.jsonLine) }
             let contents = lines.joined(separator: "\n") + "\n"
 
@@ -218,6 +219,7 @@ package struct DeltaTableWriter: Sendable {
                 if creating { own.append(.protocolVersions(.medallion)) }
                 if let metadata { own.append(.metadata(metadata)) }
                 own += transactions.map { .txn($0) }
+                own += removes.map { .remove(path: $0.path) }
                 own += adds.map { .add($0) }
                 try snapshot.apply(own, version: attempt)
                 if let newSchema {

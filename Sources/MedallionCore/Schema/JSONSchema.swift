@@ -126,9 +126,21 @@ package struct JSONSchema: Sendable, Equatable {
     /// type is dynamic; the compiler runs one match when it builds the
     /// pattern, so the regex's lazily lowered program exists before the
     /// schema is shared and concurrent validations only read it.
-    struct Pattern: @unchecked Sendable {
-        let source: String
+    package struct Pattern: @unchecked Sendable {
+        package let source: String
         let regex: Regex<AnyRegexOutput>
+
+        /// Compiles `source` with ECMA-262 semantics as far as Swift Regex allows: code points,
+        /// not grapheme clusters; `\d` and `\w` ASCII only. Used for schema `pattern`s and for
+        /// the `regex` rules of rules files alike, so both speak one dialect.
+        package init(_ source: String) throws {
+            self.source = source
+            regex = try Regex(source).matchingSemantics(.unicodeScalar).asciiOnlyDigits().asciiOnlyWordCharacters()
+            _ = try regex.firstMatch(in: "")  // lowers the program now, before the pattern is shared
+        }
+
+        /// Whether the pattern is found in `text` (not anchored, as in JSON Schema).
+        package func isFound(in text: String) -> Bool { (try? regex.firstMatch(in: text)) != nil }
     }
 
     enum Keyword: Sendable {
@@ -290,7 +302,7 @@ package struct JSONSchema: Sendable, Equatable {
 
         case .pattern(let pattern):
             guard case .string(let s) = value else { return true }
-            if (try? pattern.regex.firstMatch(in: s)) != nil { return true }
+            if pattern.isFound(in: s) { return true }
             report(&run, id, keyword, "\(Self.quote(value)) does not match pattern \(pattern.source)")
             return false
 

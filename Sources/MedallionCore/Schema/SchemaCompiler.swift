@@ -145,11 +145,7 @@ struct SchemaCompiler {
                     continue
                 }
                 do {
-                    // ECMA-262 semantics as far as Swift Regex allows: code points, not
-                    // grapheme clusters; \d and \w ASCII only.
-                    let regex = try Regex(source).matchingSemantics(.unicodeScalar).asciiOnlyDigits().asciiOnlyWordCharacters()
-                    _ = try regex.firstMatch(in: "")  // lowers the program now, before the schema is shared
-                    keywords.append(.pattern(JSONSchema.Pattern(source: source, regex: regex)))
+                    keywords.append(.pattern(try JSONSchema.Pattern(source)))
                 } catch {
                     problem(.invalidValue, at, key, "\(source) is not a valid regular expression: \(error)")
                 }

@@ -25,20 +25,24 @@ package struct DedupState {
 
     package var count: Int { seen.count }
 
+    /// The oldest event time the state answers for: a window behind the newest event time seen.
+    /// Older entries are treated as absent whether or not a sweep removed them yet, so the answer
+    /// never depends on when the process last restarted.
+    private var horizon: Int64 { newest == Int64.min ? Int64.min : newest &- windowMicros }
+
     /// Whether `key` was seen within the window at another position; if not,
     /// remembers it at this one.
     package mutating func isDuplicate(_ key: String, micros: Int64, sourceID: String?, partition: Int64?, offset: Int64?) -> Bool {
         let source = sourceID?.hashValue ?? 0
-        if let entry = seen[key], abs(entry.micros - micros) <= windowMicros {
+        if let entry = seen[key], entry.micros >= horizon, abs(entry.micros - micros) <= windowMicros {
             let samePosition = partition != nil && entry.source == source && entry.partition == partition && entry.offset == offset
-            if !samePosition { return true }
-            return false
+            return !samePosition
         }
         remember(key, micros: micros, source: source, partition: partition ?? -1, offset: offset ?? -1)
         return false
     }
 
-    /// Adds a key read back from the table.
+    /// Adds a key read back from the table (call `evict()` once all are loaded).
     package mutating func load(_ key: String, micros: Int64, sourceID: String?, partition: Int64?, offset: Int64?) {
         if let entry = seen[key], entry.micros >= micros { return }
         remember(key, micros: micros, source: sourceID?.hashValue ?? 0, partition: partition ?? -1, offset: offset ?? -1)
@@ -56,7 +60,7 @@ package struct DedupState {
     package mutating func evict() {
         insertsSinceEviction = 0
         guard newest != Int64.min else { return }
-        let horizon = newest - windowMicros
+        let horizon = self.horizon
         seen = seen.filter { $0.value.micros >= horizon }
     }
 }

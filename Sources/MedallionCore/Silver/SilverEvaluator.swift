@@ -110,7 +110,7 @@ package struct SilverEvaluator {
             payload = try JSONValue.parse(e.payload)
         } catch {
             if case .duplicateKey(let pointer) = error {
-                return .dropped(Rejection(.duplicateField, field: "payload" + pointer,
+                return .dropped(Rejection(.duplicateField, field: "payload",
                                           "payload key \(pointer) appears more than once; readers disagree on which value wins"))
             }
             return .dropped(Rejection(.invalidJSON, field: "payload", "payload: \(error.description)"))
@@ -118,7 +118,10 @@ package struct SilverEvaluator {
         let violations = schema.validate(payload, limit: 5)
         if let first = violations.first {
             let more = violations.count > 1 ? " (and \(violations.count - 1) more)" : ""
-            return .dropped(Rejection(.schemaViolation, field: "payload" + first.instancePointer,
+            // `field` in the dotted form DLQ records use (`payload.location.floor`); the message keeps the exact pointer.
+            let dotted = first.instancePointer.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+                .map { $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~") }
+            return .dropped(Rejection(.schemaViolation, field: (["payload"] + dotted).joined(separator: "."),
                 "payload\(first.instancePointer): \(first.message) [\(first.rule) at \(first.schemaPointer) of v\(version)]\(more)"))
         }
         let sent = payload
@@ -194,12 +197,10 @@ package struct SilverEvaluator {
             if let min, x < min { return "\(field) \(value.text) is below min \(Self.number(min))" }
             if let max, x > max { return "\(field) \(value.text) is above max \(Self.number(max))" }
             return nil
-        case .regex(let regex):
+        case .regex(let pattern):
             if value.isNull { return nil }
             let text = value.text
-            let range = NSRange(text.startIndex..<text.endIndex, in: text)
-            return regex.firstMatch(in: text, range: range) == nil
-                ? "\(field) '\(Self.quote(text))' does not match \(rule.rule.pattern ?? "")" : nil
+            return pattern.isFound(in: text) ? nil : "\(field) '\(Self.quote(text))' does not match \(pattern.source)"
         case .allowed(let values):
             if value.isNull { return nil }
             return values.contains(where: { value.matches($0) }) ? nil

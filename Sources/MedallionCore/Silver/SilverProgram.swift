@@ -234,7 +234,7 @@ package struct CompiledRule: @unchecked Sendable {
     package enum Kind: Sendable {
         case notNull
         case range(min: Double?, max: Double?)
-        case regex(NSRegularExpression)
+        case regex(JSONSchema.Pattern)
         case allowed([JSONValue])
         case crossField(op: String, other: Int)
         case freshness(maxAgeMicros: Int64)
@@ -264,7 +264,7 @@ package struct CompiledRule: @unchecked Sendable {
         case "range": kind = .range(min: rule.min, max: rule.max)
         case "regex":
             do {
-                kind = .regex(try NSRegularExpression(pattern: rule.pattern ?? ""))
+                kind = .regex(try JSONSchema.Pattern(rule.pattern ?? ""))
             } catch {
                 throw problem("'\(rule.pattern ?? "")' is not a valid regular expression", "fix the pattern")
             }
@@ -293,6 +293,11 @@ extension ConfigTree {
         let tree = ConfigTree.load(root: root, tenant: tenant, withRules: true)
         let settings = try tree.settings(tenant: tenant, env: env)
         let eventTypes = only ?? settings.eventTypes
+        if let unknown = eventTypes.first(where: { !settings.eventTypes.contains($0) }) {
+            throw ConfigError([ConfigProblem(file: "configs/tenants/\(tenant)/tenant.yaml", line: 1, keyPath: "event_types",
+                message: "event type '\(unknown)' is not enabled for tenant \(tenant) (enabled: \(settings.eventTypes.joined(separator: ", ")))",
+                fix: "enable it in the tenant's event_types, or leave it out of --event-types")])
+        }
         var problems = tree.problems.filter { p in
             eventTypes.contains { p.file.hasPrefix("schemas/event_types/\($0)/") || p.file == "rules/event_types/\($0).yaml" }
         }

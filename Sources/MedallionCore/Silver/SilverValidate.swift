@@ -113,6 +113,12 @@ package final class SilverValidate {
                                                                operationParameters: ["columns": added.joined(separator: ",")]),
                                      newSchema: schema)
                 }
+                // Also after a crash between the two commits: files without every column are
+                // rewritten, so readers that skip the log see one schema too.
+                if existing != nil {
+                    _ = try w.rewriteFilesMissingColumns(info: DeltaCommitInfo(
+                        operation: "OPTIMIZE", operationParameters: ["reason": "fill columns added by schema evolution"]))
+                }
                 writer = w
             } catch let error as StageError {
                 throw error
@@ -125,54 +131,68 @@ package final class SilverValidate {
         let dataFields = writer?.dataFields
             ?? wanted.fields.filter { !SilverProgram.partitionColumns.contains($0.name) }
         let fill = dataFields.map { f in program.columns.firstIndex { $0.name == f.name } ?? -1 }
+        // A dry run opens no writer but reads an existing table's positions and
+        // dedup state, so it predicts what a real run would do.
+        let path = options.lakeRoot + "/" + tableSubpath(program.eventType)
+        var existing: DeltaSnapshot?
+        if options.dryRun, let snapshot = try? DeltaSnapshot.load(tablePath: path, trackFiles: false), snapshot.exists {
+            existing = snapshot
+        }
         let table = Table(evaluator: SilverEvaluator(program: program),
-                          rows: PartitionedBatch(table: writer, dataFields: dataFields, appIDPrefix: options.sinkID),
+                          rows: PartitionedBatch(table: writer, dataFields: dataFields, appIDPrefix: options.sinkID,
+                                                 knownTransactions: existing?.transactions ?? [:]),
                           fill: fill, types: dataFields.map(\.type))
         for (i, rule) in program.rules.enumerated() {
             if case .unique(let window) = rule.kind { table.dedup[i] = DedupState(windowMicros: window) }
         }
-        if !table.dedup.isEmpty, let writer, writer.version >= 0 {
-            try loadDedup(table, program: program, tablePath: writer.tablePath, tenant: options.tenant)
+        if !table.dedup.isEmpty, (writer?.version ?? -1) >= 0 || existing != nil {
+            try loadDedup(table, program: program, tablePath: path, tenant: options.tenant)
         }
         return table
     }
 
-    /// Reads back, from the rows committed within each window, the keys a
-    /// `unique` rule must remember. Files whose newest event time is older
-    /// than the window are skipped by their statistics.
+    /// Reads back, from this tenant's rows committed within each window, the
+    /// keys a `unique` rule must remember, keyed exactly as live records are
+    /// (`SilverValue.text` of the column, or the attribute's value). Files
+    /// whose newest event time is older than the window are skipped by their
+    /// statistics; the state then keeps the window behind the newest row, as a
+    /// running process does.
     private static func loadDedup(_ table: Table, program: SilverProgram, tablePath: String, tenant: String?) throws(StageError) {
         do {
             let reader = try DeltaTableReader.open(tablePath: tablePath)
+            let mine: (DeltaPartitionValues) -> Bool = { values in tenant == nil || values["tenant_id"] == tenant }
             var newest = Int64.min
             var fileNewest: [String: Int64] = [:]
-            for add in reader.snapshot.liveFiles {
-                if let stats = add.stats, let json = try? JSONValue.parse(stats),
+            for file in try reader.files(where: mine) {
+                if let stats = file.add.stats, let json = try? JSONValue.parse(stats),
                    case .string(let text)? = json["maxValues"]?["event_time_utc"], let micros = SilverTime.parse(text) {
-                    fileNewest[add.path] = micros
-                    newest = max(newest, micros)
+                    fileNewest[file.add.path] = micros + 999  // stats keep milliseconds
+                    newest = max(newest, micros + 999)
                 }
             }
             for (i, var state) in table.dedup {
                 let rule = program.rules[i]
-                guard let column = rule.column else { continue }
-                let name = program.columns[column].name
+                let column = rule.column.map { program.columns[$0] }
+                let name = column?.name ?? "attributes"
+                let type = column?.type ?? .string
                 let horizon = newest == Int64.min ? Int64.min : newest - state.windowMicros - 1_000
-                // Only this tenant's rows: keys are per tenant, and other tenants' instances keep their own.
                 let scan = try reader.scan(columns: ["tenant_id", name, "event_time_utc", "_source_id", "_source_partition", "_source_offset"],
-                                           where: { values in tenant == nil || values["tenant_id"] == tenant })
+                                           where: mine)
                 while let b = try scan.next() {
                     if let n = fileNewest[b.file.add.path], n < horizon { continue }
                     for r in 0..<b.rowCount {
                         guard let micros = b.int64(2, r), micros >= horizon else { continue }
-                        let text: String = switch b.value(1, r) {
-                        case .string(let v): v
-                        case .int64(let v): String(v)
-                        case .int32(let v): String(v)
-                        case .double(let v): String(v)
-                        case .bool(let v): v ? "true" : "false"
-                        case .null, .binary: ""
+                        let text: String?
+                        if let key = rule.attributeKey {
+                            if let json = b.string(1, r), let attributes = try? JSONValue.parse(json), case .string(let v)? = attributes[key] {
+                                text = v
+                            } else {
+                                text = nil
+                            }
+                        } else {
+                            text = Self.keyText(b.value(1, r), type)
                         }
-                        guard !text.isEmpty else { continue }
+                        guard let text else { continue }
                         state.load((b.string(0, r) ?? "") + "|" + text, micros: micros, sourceID: b.string(3, r),
                                    partition: b.int64(4, r), offset: b.int64(5, r))
                     }
@@ -184,6 +204,20 @@ package final class SilverValidate {
             throw StageError(error)
         } catch {
             throw StageError(.software, "\(error)")
+        }
+    }
+
+    /// A stored value as the text a live record's `SilverValue` gives (`SilverValue.text`).
+    private static func keyText(_ value: ParquetValue, _ type: DeltaType) -> String? {
+        switch (value, type) {
+        case (.null, _), (.binary, _): return nil
+        case (.string(let v), _): return v
+        case (.int64(let v), .timestamp): return SilverValue.micros(v).text
+        case (.int64(let v), _): return SilverValue.long(v).text
+        case (.int32(let v), .date): return SilverValue.days(v).text
+        case (.int32(let v), _): return SilverValue.int(v).text
+        case (.double(let v), _): return SilverValue.double(v).text
+        case (.bool(let v), _): return SilverValue.bool(v).text
         }
     }
 
@@ -209,6 +243,7 @@ package final class SilverValidate {
             case .mark:
                 batch.inputRows -= 1
                 runtime.countMark()
+                batch.marks += 1
                 forward.append(contentsOf: line.bytes)
                 forward.append(0x0A)
             case .rejected(let rejection):
@@ -394,7 +429,10 @@ package final class SilverValidate {
             table.evaluator.counts = RuleCounts(rules: table.evaluator.program.rules.count)
         }
         if quality != nil {
-            let id = "\(options.sinkID)@" + order.compactMap { e in versions[e].map { "\(e):\($0)" } }.joined(separator: ",")
+            // The audit table's batch id for the same batch (see SinkOptions.recordAudit), so the two join.
+            var auditVersion: Int64?
+            if case .committed(let v) = outcome { auditVersion = v }
+            let id = "\(options.sinkID)@\(auditVersion.map(String.init) ?? "none")"
             try quality!.append(qualityRows, pipeline: options.pipeline, tenant: options.tenant, batchID: id,
                                 startedMicros: batch.startedMicros)
         }
@@ -402,7 +440,7 @@ package final class SilverValidate {
             runtime.log(level: "info", event: "dry_run_batch", "would commit \(batch.storedRows) row(s)")
         }
         batchesCommitted += 1
-        let lines = batch.inputRows - batch.dlqRows
+        let lines = batch.inputRows - batch.dlqRows + batch.marks  // marks are lines; the summary takes them out
         try forward.withRawBytes { (bytes) throws(StageError) in
             if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: lines) }
         }

@@ -107,6 +107,7 @@ package final class BronzeSink {
             case .mark:
                 batch.inputRows -= 1
                 runtime.countMark()
+                batch.marks += 1
                 forward.append(contentsOf: line.bytes)
                 forward.append(0x0A)
             case .rejected(let rejection):
@@ -254,7 +255,7 @@ package final class BronzeSink {
         }
         batchesCommitted += 1
         try forward.withRawBytes { (bytes) throws(StageError) in
-            if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: batch.inputRows - batch.dlqRows) }
+            if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: batch.inputRows - batch.dlqRows + batch.marks) }
         }
         try runtime.flush()
         forward.removeAll(keepingCapacity: forward.capacity <= 4 * options.batchBytes)

@@ -32,6 +32,8 @@ package final class PartitionedBatch {
     private var table: DeltaTableWriter?
     private let emptyColumns: [ColumnBuffer]
     private let appIDPrefix: String
+    /// A dry run's view of an existing table's positions (it opens no writer).
+    private let knownTransactions: [String: Int64]
     package private(set) var partitions: [Partition] = []
     private var lastPartition = -1
     private var positions: [Position] = []
@@ -41,8 +43,10 @@ package final class PartitionedBatch {
     /// - Parameters:
     ///   - table: the table to write, or `nil` for a dry run.
     ///   - dataFields: the non-partition columns (for a dry run's buffers).
-    package init(table: DeltaTableWriter?, dataFields: [DeltaField], appIDPrefix: String) {
+    package init(table: DeltaTableWriter?, dataFields: [DeltaField], appIDPrefix: String,
+                 knownTransactions: [String: Int64] = [:]) {
         self.table = table
+        self.knownTransactions = knownTransactions
         emptyColumns = table?.makeColumnBuffers() ?? dataFields.map { ColumnBuffer(type: $0.type, nullable: $0.nullable) }
         self.appIDPrefix = appIDPrefix
     }
@@ -80,7 +84,8 @@ package final class PartitionedBatch {
         }
         let appID = "\(appIDPrefix)|\(String(decoding: key, as: UTF8.self))|\(partition)"
         positions.append(Position(key: Array(key), partition: partition,
-                                  committed: table?.transactionVersion(for: appID), pending: nil, appID: appID))
+                                  committed: table.map { $0.transactionVersion(for: appID) } ?? knownTransactions[appID],
+                                  pending: nil, appID: appID))
         lastPosition = positions.count - 1
         return lastPosition
     }
@@ -147,6 +152,8 @@ package final class PartitionedBatch {
 /// Per-batch counters for the audit row and the batching thresholds.
 struct BatchCounters {
     var inputRows = 0
+    /// `_mark` lines forwarded in this batch (lines on stdout, not rows).
+    var marks = 0
     var storedRows = 0
     var dlqRows = 0
     var bytes = 0

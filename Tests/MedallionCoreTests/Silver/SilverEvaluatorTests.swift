@@ -68,7 +68,7 @@ struct SilverEvaluatorTests {
         let outcome = Self.evaluate(&evaluator, Self.line("door.access", version: "1.0",
             payload: #"{"door_id":"d","direction":"sideways","badge_id":"b-0001","granted":true}"#), seen: &seen)
         guard case .dropped(let r) = outcome else { Issue.record("expected a reject, got \(outcome)"); return }
-        #expect(r.field == "payload/direction")
+        #expect(r.field == "payload.direction")
         #expect(r.message.contains("enum"))
     }
 

@@ -97,6 +97,9 @@ package struct EHSourceCommand: ParsableCommand {
     @Option(name: .long, help: "--generate: fraction of bad lines (0 to 1).") var badRate: Double = 0
     @Option(name: .long, help: "--generate: source partitions.") var partitions: Int = 4
 
+    @Flag(name: .long, help: "Live: write no position marks ({\"_mark\":...} lines after each partition's records; the sinks record them so their positions advance).")
+    var noMarks = false
+
     @OptionGroup var fleet: FleetFlags
     @OptionGroup var standard: StandardOptions
 
@@ -207,6 +210,7 @@ package struct EHSourceCommand: ParsableCommand {
             options.maxRetrySeconds = maxRetrySeconds
             options.rate = rate
             options.captureTo = captureTo
+            options.marks = !noMarks
             try EHSource(options: options, runtime: runtime).run()
         }
     }

@@ -130,6 +130,37 @@ struct EHSourceTests {
         #expect(lowest.offsets == [0: 4])
     }
 
+    @Test func dlqPositionsAreKeptPerStageAndThePipelineTakesTheLowestKnown() {
+        let txns: [String: Int64] = [
+            "dlq-sink|envelope-check/kafka:b/t|0": 40, "dlq-sink|envelope-check/kafka:b/t|1": 12,
+            "dlq-sink|silver-validate/kafka:b/t|0": 35, "dlq-sink|envelope-check/kafka:b/u|0": 99,
+            "dlq-sink|kafka:b/t|0": 1, "garbage": 3,
+        ]
+        let stages = LakePositions.perStage(transactions: txns, source: "kafka:b/t")
+        #expect(stages["envelope-check"]?.offsets == [0: 40, 1: 12])
+        #expect(stages["silver-validate"]?.offsets == [0: 35])
+        #expect(stages.count == 2)
+        // An active sink without a position for a partition may have lost its records in a pipe:
+        // that partition starts from the beginning (-1). A sink with no position at all is not active.
+        let all = [LakePositions(offsets: [0: 50, 1: 50, 2: 50]), LakePositions()] + stages.values
+        #expect(LakePositions.lowestOfActive(all).offsets == [0: 35, 1: -1, 2: -1])
+        let marked = [LakePositions(offsets: [0: 50, 1: 50]), LakePositions(offsets: [0: 40, 1: 45])]
+        #expect(LakePositions.lowestOfActive(marked).offsets == [0: 40, 1: 45])
+    }
+
+    @Test func positionMarksRoundTripAndOnlyMarksParse() {
+        let mark = PositionMark(source: "kafka:b/t", partition: 3, offset: 4096)
+        let line = mark.encoded()
+        #expect(String(decoding: line, as: UTF8.self) == #"{"_mark":{"source":"kafka:b/t","partition":3,"offset":4096}}"#)
+        #expect(line.withUnsafeBytes { PositionMark.parse($0) } == mark)
+        let stamped = mark.encoded(stage: "envelope-check")
+        #expect(stamped.withUnsafeBytes { PositionMark.parse($0) }?.stage == "envelope-check")
+        for other in [#"{"_mark":{"source":"","partition":1,"offset":2}}"#, #"{"_mark":{"source":"s","partition":"x","offset":2}}"#,
+                      #"{"tenant_id":"acme"}"#, "[1]", "not json"] {
+            #expect(Array(other.utf8).withUnsafeBytes { PositionMark.parse($0) } == nil, "\(other)")
+        }
+    }
+
     @Test func enqueuedTimeIsParsedLeniently() {
         #expect(EnqueuedTime.parseMillis("11/26/2025 3:59:58 PM") == 1_764_172_798_000)
         #expect(EnqueuedTime.parseMillis("11/26/2025 12:00:00 AM") == 1_764_115_200_000)

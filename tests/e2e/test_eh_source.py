@@ -33,6 +33,18 @@ def source_args(cluster, topic, group, *extra):
             "--group", group, *MOCK_FLAGS, *extra]
 
 
+MARK = b'{"_mark":'
+
+
+def records(data: bytes):
+    """The record lines of eh-source's output; position marks are control lines (docs/eh-source.md)."""
+    return [l for l in data.splitlines() if not l.startswith(MARK)]
+
+
+def marks(data: bytes):
+    return [json.loads(l)["_mark"] for l in data.splitlines() if l.startswith(MARK)]
+
+
 def json_lines(text):
     out = []
     for l in text.splitlines():
@@ -78,7 +90,7 @@ def test_consumes_several_partitions_stamps_positions_and_ingest_time_and_reject
     logs = json_lines(err)
     s = summary(err)
     assert (s["rows_in"], s["rows_out"], s["rows_dlq"], s["status"]) == (45, 43, 2, "ok")
-    rows = [json.loads(l) for l in out.splitlines()]
+    rows = [json.loads(l) for l in records(out)]
     assert len(rows) == 43
     src = f"kafka:{cluster.bootstrap}/{topic}"
     positions = {(r["_source"]["partition"], r["_source"]["offset"]) for r in rows}
@@ -96,11 +108,30 @@ def test_consumes_several_partitions_stamps_positions_and_ingest_time_and_reject
     assert origin["_origin"] == {"source": "upstream", "partition": 9, "offset": 99}
     assert origin["_source"]["source"] == src
     assert by_id[None]["pretty"] is True  # a multi-line value becomes one line
-    assert out.count(b"\n") == 43
-    rejects = read_ndjson(dlq)
+    assert len(records(out)) == 43
+    dlq_lines = dlq.read_bytes()
+    rejects = [json.loads(l) for l in records(dlq_lines)]
     assert [r["reason"] for r in rejects] == ["not_an_object", "invalid_json"]
     assert rejects[0]["raw"] == "[1,2]" and rejects[0]["source"] == {"source": src, "partition": 0, "offset": 12}
     assert any(l["event"] == "partitions_assigned" for l in logs)
+    # Position marks: after each partition's records, up to its last offset (rejected ones included), on
+    # stdout and, stamped with the stage, on the DLQ stream; the summary does not count them as rows.
+    last = {}
+    for m in marks(out):
+        assert m["source"] == src
+        last[m["partition"]] = max(last.get(m["partition"], -1), m["offset"])
+    assert last == {0: 14, 1: 9, 2: 9, 3: 9}
+    seen = {}
+    for l in out.splitlines():
+        if l.startswith(MARK):
+            m = json.loads(l)["_mark"]
+            assert seen.get(m["partition"], -1) == m["offset"], "a mark before its records"
+        else:
+            r = json.loads(l)["_source"]
+            seen[r["partition"]] = r["offset"]
+    dlq_marks = [json.loads(l) for l in dlq_lines.splitlines() if l.startswith(MARK)]
+    assert dlq_marks and all(m["stage"] == "eh-source" for m in dlq_marks)
+    assert s["marks"] == len(marks(out))
 
 
 def test_restart_with_resume_from_lake_stores_each_event_exactly_once(cluster, tmp_path):
@@ -158,13 +189,13 @@ def test_resume_from_lake_starts_at_the_lowest_position_of_the_pipeline_sinks_so
         r.pop("_source")
     produce_spread(cluster, topic, recs, 2)
     status, captured, err = run(source_args(cluster, topic, group, "--idle-exit-seconds", "1.5"), timeout=60)
-    assert status == 0 and len(captured.splitlines()) == 200, err
+    assert status == 0 and len(records(captured)) == 200, err
     lake = tmp_path / "lake"
     silver = [binary("silver-validate"), "--config", str(ROOT), "--tenant", "acme", "--lake", str(lake),
               "--dlq", str(tmp_path / "silver.dlq")]
     bronze = [binary("bronze-sink"), "--lake", str(lake), "--tenants", "acme", "--dlq", str(tmp_path / "bronze.dlq")]
     assert run(bronze, stdin=captured)[0] == 0
-    first_half = b"\n".join(l for l in captured.splitlines() if json.loads(l)["_source"]["offset"] < 50) + b"\n"
+    first_half = b"\n".join(l for l in records(captured) if json.loads(l)["_source"]["offset"] < 50) + b"\n"
     assert run(silver, stdin=first_half)[0] == 0
 
     def silver_ids():
@@ -185,6 +216,69 @@ def test_resume_from_lake_starts_at_the_lowest_position_of_the_pipeline_sinks_so
     assert len(ids) == 200 and set(ids) == {r["event_id"] for r in recs}
     assert len(table_rows(lake / "bronze" / "events", ["event_id"])) == 200
     assert "already stored" in (tmp_path / "s.err").read_text()
+
+
+def test_kill_9_of_a_pipeline_with_a_dlq_fifo_then_resume_stores_every_event_and_every_reject_exactly_once(cluster, tmp_path):
+    """eh-source | envelope-check (rejects into a FIFO read by dlq-sink) | bronze-sink, all killed -9
+    mid-stream, then restarted with --resume-from-lake. Position marks advance the DLQ table's positions
+    with the source, so the restart replays what any sink lacked, and only that: Bronze holds each good
+    event once, the DLQ table each reject once."""
+    topic = fresh("fifo")
+    cluster.create_topic(topic, 2)
+    recs = plain_events(400, 2)
+    bad = set()
+    for i, r in enumerate(recs):
+        if i % 9 == 4:  # about one in nine is rejected by envelope-check
+            r["event_time_utc"] = "2026-13-01T00:00:00Z"
+            bad.add(r["event_id"])
+    produce_spread(cluster, topic, recs, 2)
+    lake = tmp_path / "lake"
+
+    def start(run, *source_extra):
+        fifo = tmp_path / f"dlq-{run}.fifo"
+        os.mkfifo(fifo)
+        errs = {n: open(tmp_path / f"{n}-{run}.err", "wb") for n in ("src", "check", "bronze", "dlq")}
+        dlq = subprocess.Popen([binary("dlq-sink"), "--lake", str(lake), "--input", str(fifo), "--batch-rows", "7",
+                                "--flush-interval", "0.2", "--dlq", str(tmp_path / "dlq-sink.dlq")],
+                               stdout=subprocess.DEVNULL, stderr=errs["dlq"])
+        src = subprocess.Popen(source_args(cluster, topic, fresh("g"), "--resume-from-lake", str(lake), *source_extra),
+                               stdout=subprocess.PIPE, stderr=errs["src"])
+        check = subprocess.Popen([binary("envelope-check"), "--tenants", "acme", "--dlq", str(fifo)],
+                                 stdin=src.stdout, stdout=subprocess.PIPE, stderr=errs["check"])
+        bronze = subprocess.Popen([binary("bronze-sink"), "--lake", str(lake), "--tenants", "acme", "--batch-rows", "25",
+                                   "--flush-interval", "0.2", "--dlq", str(tmp_path / "bronze.dlq")],
+                                  stdin=check.stdout, stdout=subprocess.DEVNULL, stderr=errs["bronze"])
+        src.stdout.close()
+        check.stdout.close()
+        return [src, check, bronze, dlq]
+
+    procs = start(1, "--rate", "150")
+
+    def progressed():
+        try:
+            return (deltalake.DeltaTable(str(lake / "bronze/events")).version() >= 3
+                    and deltalake.DeltaTable(str(lake / "dlq/events")).version() >= 2)
+        except Exception:
+            return False
+    wait_for(progressed, 60, "a few Bronze and DLQ commits")
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait()
+    stored = len(table_rows(lake / "bronze" / "events", ["event_id"]))
+    assert 0 < stored < 400 - len(bad)
+
+    procs = start(2, "--idle-exit-seconds", "1.5")
+    for p in procs:
+        assert p.wait(timeout=120) == 0, [(tmp_path / f"{n}-2.err").read_text()[-500:] for n in ("src", "check", "bronze", "dlq")]
+    good = [r["event_id"] for r in table_rows(lake / "bronze" / "events", ["event_id"])]
+    assert sorted(good) == sorted(r["event_id"] for r in recs if r["event_id"] not in bad)
+    rejects = table_rows(lake / "dlq" / "events", ["reason", "raw"])
+    ids = [json.loads(r["raw"])["event_id"] for r in rejects]
+    assert sorted(ids) == sorted(bad), "every reject exactly once"
+    assert {r["reason"] for r in rejects} == {"bad_timestamp"}
+    assigned = [l["msg"] for l in json_lines((tmp_path / "src-2.err").read_text()) if l["event"] == "partitions_assigned"][0]
+    assert "@committed" not in assigned
 
 
 def test_two_instances_in_one_group_share_partitions_without_loss_or_repeats(cluster, tmp_path):
@@ -211,7 +305,7 @@ def test_two_instances_in_one_group_share_partitions_without_loss_or_repeats(clu
     produce_spread(cluster, topic, recs[100:], 4)
     for p in procs:
         assert p.wait(timeout=60) == 0
-    rows = [json.loads(l) for o in outs for l in o.read_bytes().splitlines()]
+    rows = [json.loads(l) for o in outs for l in records(o.read_bytes())]
     ids = [r["event_id"] for r in rows]
     assert set(ids) == {r["event_id"] for r in recs}  # nothing lost
     # Nothing twice, unless a commit was refused mid-rebalance (librdkafka's mock refuses commits
@@ -222,7 +316,7 @@ def test_two_instances_in_one_group_share_partitions_without_loss_or_repeats(clu
         failures = [l for e in errs for l in json_lines(e.read_text()) if l["event"] == "offset_commit_failed"]
         assert failures, f"{len(repeated)} records repeated without an offset_commit_failed warning"
         assert "at-least-once" in failures[0]["msg"]
-    per_instance = [{json.loads(l)["_source"]["partition"] for l in o.read_bytes().splitlines()} for o in outs]
+    per_instance = [{json.loads(l)["_source"]["partition"] for l in records(o.read_bytes())} for o in outs]
     assert per_instance[0] and per_instance[1]
 
 
@@ -237,7 +331,7 @@ def test_a_quiet_topic_commits_at_once_so_a_member_joining_later_repeats_nothing
     errs = [tmp_path / "a.err", tmp_path / "b.err"]
     first = subprocess.Popen(source_args(cluster, topic, group, "--idle-exit-seconds", "6"),
                              stdout=open(outs[0], "wb"), stderr=open(errs[0], "wb"))
-    wait_for(lambda: outs[0].read_bytes().count(b"\n") == 80, 30, "the first member to read 80 records")
+    wait_for(lambda: len(records(outs[0].read_bytes())) == 80, 30, "the first member to read 80 records")
     time.sleep(0.5)  # quiet: the first member commits now, not at the next auto-commit
     second = subprocess.Popen(source_args(cluster, topic, group, "--idle-exit-seconds", "3"),
                               stdout=open(outs[1], "wb"), stderr=open(errs[1], "wb"))
@@ -246,7 +340,7 @@ def test_a_quiet_topic_commits_at_once_so_a_member_joining_later_repeats_nothing
     produce_spread(cluster, topic, recs[80:], 4)
     for p in (first, second):
         assert p.wait(timeout=60) == 0
-    ids = [json.loads(l)["event_id"] for o in outs for l in o.read_bytes().splitlines()]
+    ids = [json.loads(l)["event_id"] for o in outs for l in records(o.read_bytes())]
     assert sorted(ids) == sorted(r["event_id"] for r in recs)  # nothing lost, nothing twice
     assert outs[1].read_bytes(), "the second member read nothing"
 
@@ -262,16 +356,16 @@ def test_injected_fetch_errors_and_a_broker_outage_are_survived(tmp_path):
         proc = subprocess.Popen([binary("eh-source"), "--plaintext", "--bootstrap", c.bootstrap, "--topic", topic,
                                  "--group", group, *MOCK_FLAGS, "--max-records", "60", "--idle-exit-seconds", "30"],
                                 stdout=open(out, "wb"), stderr=open(err, "wb"))
-        wait_for(lambda: out.read_bytes().count(b"\n") == 20, 30, "the first 20 records")
+        wait_for(lambda: len(records(out.read_bytes())) == 20, 30, "the first 20 records")
         c.push_errors(API_FETCH, [ERR_NOT_LEADER_FOR_PARTITION, ERR_REQUEST_TIMED_OUT])
         produce_spread(c, topic, recs[20:40], 2)
-        wait_for(lambda: out.read_bytes().count(b"\n") == 40, 30, "records after the injected errors")
+        wait_for(lambda: len(records(out.read_bytes())) == 40, 30, "records after the injected errors")
         c.broker_down(1)
         time.sleep(2)
         c.broker_up(1)
         produce_spread(c, topic, recs[40:], 2)
         assert proc.wait(timeout=60) == 0, err.read_text()
-        ids = [json.loads(l)["event_id"] for l in out.read_bytes().splitlines()]
+        ids = [json.loads(l)["event_id"] for l in records(out.read_bytes())]
         if sorted(ids) != sorted(r["event_id"] for r in recs):
             # Tell a lost record from one the producer never delivered: read the topic back.
             in_topic = subprocess.run(["kcat", "-C", "-b", c.bootstrap, "-t", topic, "-e", "-q", "-f", "%p %o %s\n",
@@ -295,7 +389,7 @@ def test_sigterm_while_every_broker_is_down_exits_at_once_and_says_what_is_not_c
         produce_spread(c, topic, recs, 2)
         out, err = tmp_path / "out", tmp_path / "err"
         proc = subprocess.Popen(source_args(c, topic, group), stdout=open(out, "wb"), stderr=open(err, "wb"))
-        wait_for(lambda: out.read_bytes().count(b"\n") == 20, 30, "the 20 records")
+        wait_for(lambda: len(records(out.read_bytes())) == 20, 30, "the 20 records")
         c.broker_down(1)
         wait_for(lambda: any(l["event"] == "broker_error" for l in json_lines(err.read_text())), 20, "the outage to be seen")
         started = time.time()
@@ -344,7 +438,7 @@ def test_sigterm_stops_cleanly_with_a_summary(cluster, tmp_path):
     produce_spread(cluster, topic, plain_events(10, 2), 2)
     out, err = tmp_path / "out", tmp_path / "err"
     proc = subprocess.Popen(source_args(cluster, topic, group), stdout=open(out, "wb"), stderr=open(err, "wb"))
-    wait_for(lambda: out.read_bytes().count(b"\n") == 10, 30, "10 records")
+    wait_for(lambda: len(records(out.read_bytes())) == 10, 30, "10 records")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
     s = summary(err.read_text())
@@ -360,9 +454,9 @@ def test_max_records_stops_after_n(cluster):
     produce_spread(cluster, topic, plain_events(30, 1), 1)
     status, out, err = run(source_args(cluster, topic, group, "--max-records", "12"), timeout=60)
     assert status == 0, err
-    assert out.count(b"\n") == 12
+    assert len(records(out)) == 12
     status, out, err = run(source_args(cluster, topic, group, "--idle-exit-seconds", "1"), timeout=60)
-    assert status == 0 and out.count(b"\n") == 18  # continues after the 12 from the group's offsets
+    assert status == 0 and len(records(out)) == 18  # continues after the 12 from the group's offsets
 
 
 # ---- NDJSON replay and the generator (no broker, no wall clock) ----

@@ -246,6 +246,16 @@ package final class SilverValidate {
                 batch.marks += 1
                 forward.append(contentsOf: line.bytes)
                 forward.append(0x0A)
+                if let mark = PositionMark.parse(line.bytes) {
+                    // Every table advances, also those that saw no record of this partition.
+                    let key = Array(mark.source.utf8)
+                    for eventType in order {
+                        let rows = tables[eventType]!.rows
+                        let slot = key.withUnsafeBytes { rows.position(key: $0, partition: mark.partition) }
+                        if !rows.isCommitted(slot, offset: mark.offset) { rows.markPending(slot, offset: mark.offset) }
+                    }
+                    try runtime.markDLQ(mark)
+                }
             case .rejected(let rejection):
                 runtime.countInput()
                 batch.dlqRows += 1

@@ -110,6 +110,10 @@ package final class BronzeSink {
                 batch.marks += 1
                 forward.append(contentsOf: line.bytes)
                 forward.append(0x0A)
+                if let mark = PositionMark.parse(line.bytes) {
+                    record(mark)
+                    try runtime.markDLQ(mark)
+                }
             case .rejected(let rejection):
                 runtime.countInput()
                 batch.dlqRows += 1
@@ -131,6 +135,14 @@ package final class BronzeSink {
         try commit(runtime)
         runtime.log(level: "info", event: "bronze_done",
                     "committed \(batchesCommitted) batch(es); skipped \(skippedTotal) record(s) already stored by an earlier run")
+    }
+
+    /// A mark's position is stored like a record's: the next commit's `txn`
+    /// says everything of that partition up to the mark is handled.
+    private func record(_ mark: PositionMark) {
+        let key = Array(mark.source.utf8)
+        let slot = key.withUnsafeBytes { rows.position(key: $0, partition: mark.partition) }
+        if !rows.isCommitted(slot, offset: mark.offset) { rows.markPending(slot, offset: mark.offset) }
     }
 
     /// Appends one valid envelope to its partition's column buffers, unless

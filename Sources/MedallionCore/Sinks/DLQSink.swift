@@ -77,7 +77,7 @@ package final class DLQSink {
             let reader = runtime.reader
             reader.source.idleMillis = Int32(max(50, min(options.flushIntervalSeconds * 1000, 60_000)))
             reader.source.onIdle = { [unowned self, unowned runtime] () throws(StageError) in
-                if self.batch.inputRows > 0 { try self.commit(runtime) }
+                if self.batch.inputRows > 0 || self.batch.marks > 0 { try self.commit(runtime) }
             }
             while let line = try reader.next() {
                 take(line.bytes, length: line.length, tooLong: line.tooLong, input: runtime.options.input, number: line.number)
@@ -99,6 +99,17 @@ package final class DLQSink {
     /// Counts and stores one input line; every line is stored or skipped as
     /// already stored, none is rejected.
     private func take(_ line: UnsafeRawBufferPointer, length: Int, tooLong: Bool, input: String, number: Int) {
+        // A stage's position mark: its stream is handled up to there. Not a record.
+        if !tooLong, line.starts(with: Self.markPrefix), let mark = PositionMark.parse(line), let stage = mark.stage {
+            let key = Array((stage + "/" + mark.source).utf8)
+            let slot = key.withUnsafeBytes { rows.position(key: $0, partition: mark.partition) }
+            if !rows.isCommitted(slot, offset: mark.offset) { rows.markPending(slot, offset: mark.offset) }
+            batch.marks += 1
+            marksSeen += 1
+            forward.append(contentsOf: line)
+            forward.append(0x0A)
+            return
+        }
         batch.inputRows += 1
         runtimeRowsIn += 1
         if !tooLong, let record = parse(line) {
@@ -121,6 +132,8 @@ package final class DLQSink {
 
     /// Total lines taken, reported to the runtime's counters at commit.
     private var runtimeRowsIn = 0
+    private var marksSeen = 0
+    private static let markPrefix = Array(#"{"_mark":"#.utf8)
 
     /// The parts of a DLQ record, as ranges into its line.
     private struct Parsed {
@@ -225,7 +238,9 @@ package final class DLQSink {
         defer { batch.start() }
         runtime.countInput(runtimeRowsIn)
         runtimeRowsIn = 0
-        guard batch.inputRows > 0 else { return }
+        for _ in 0..<marksSeen { runtime.countMark() }
+        marksSeen = 0
+        guard batch.inputRows > 0 || batch.marks > 0 else { return }
         let outcome = try rows.commit(operation: "STREAMING UPDATE", parameters: [
             "outputMode": "Append", "sink": options.sinkID, "rows": String(batch.storedRows)])
         switch outcome {
@@ -235,7 +250,7 @@ package final class DLQSink {
         case .committed, .nothingToCommit: break
         }
         try forward.withRawBytes { (bytes) throws(StageError) in
-            if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: batch.inputRows) }
+            if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: batch.inputRows + batch.marks) }
         }
         try runtime.flush()
         forward.removeAll(keepingCapacity: true)

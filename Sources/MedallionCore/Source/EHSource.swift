@@ -42,6 +42,8 @@ package struct EHSourceOptions: Sendable {
     /// Records per second (0 = unlimited).
     package var rate = 0.0
     package var captureTo: String?
+    /// Live: write a position mark per partition each time offsets are stored.
+    package var marks = true
 
     package init(mode: Mode) { self.mode = mode }
 }
@@ -58,6 +60,8 @@ package final class EHSource {
     private var limiter: RateLimiter?
     /// An error raised inside a librdkafka callback, rethrown after `poll`.
     private var deferredError: StageError?
+    /// Live: the last offset emitted per partition since the last position mark.
+    private var unmarked: [Int32: Int64] = [:]
 
     package init(options: EHSourceOptions, runtime: StageRuntime) throws(StageError) {
         self.options = options
@@ -126,7 +130,10 @@ package final class EHSource {
                     for root in resume.lakeRoots {
                         all.append(try LakePositions.pipeline(lakeRoot: root, source: sourceID, sinkID: resume.sinkID))
                     }
-                    if let stored = LakePositions.lowest(all).offsets[Int64(partition)] { return stored + 1 }
+                    if let stored = LakePositions.lowest(all).offsets[Int64(partition)] {
+                        // -1: a sink may lack this partition's records: from the beginning, whatever --start says.
+                        return stored < 0 ? -2 /* RD_KAFKA_OFFSET_BEGINNING */ : stored + 1
+                    }
                 } catch {
                     runtime.log(level: "error", event: "resume_failed", error.message)
                 }
@@ -134,7 +141,12 @@ package final class EHSource {
             }
         }
         consumer.beforeRevoke = { [unowned self] in
-            do throws(StageError) { try self.flush() } catch { if self.deferredError == nil { self.deferredError = error } }
+            do throws(StageError) {
+                try self.emitMarks(sourceID: sourceID)
+                try self.flush()
+            } catch {
+                if self.deferredError == nil { self.deferredError = error }
+            }
         }
         defer { consumer.close() }
         var sinceStore = 0
@@ -147,6 +159,7 @@ package final class EHSource {
             if let error = deferredError { throw error }
             switch consumer.poll(timeoutMillis: 100) {
             case .idle:
+                try emitMarks(sourceID: sourceID)
                 try flush()
                 consumer.storeOffsets()
                 consumer.commitStored()
@@ -189,16 +202,34 @@ package final class EHSource {
                     return positionBuffer
                 }
                 consumer.emitted(partition: record.partition, offset: record.offset)
+                if options.marks { unmarked[record.partition] = record.offset }
                 sinceStore += 1
                 if sinceStore >= 4096 {
+                    try emitMarks(sourceID: sourceID)
                     try flush()
                     consumer.storeOffsets()
                     sinceStore = 0
                 }
             }
         }
+        try emitMarks(sourceID: sourceID)
         try flush()
         consumer.storeOffsets()
+    }
+
+    /// Writes a position mark for each partition emitted since the last ones,
+    /// after its records (on stdout and, when open, the DLQ stream): the sinks
+    /// downstream record them, so their positions advance with the source even
+    /// where they store nothing (docs/eh-source.md, "Position marks").
+    private func emitMarks(sourceID: String) throws(StageError) {
+        guard !unmarked.isEmpty else { return }
+        for (partition, offset) in unmarked.sorted(by: { $0.key < $1.key }) {
+            let mark = PositionMark(source: sourceID, partition: Int64(partition), offset: offset)
+            try runtime.output.writeLine(mark.encoded())
+            runtime.countMark()
+            try runtime.markDLQ(mark)
+        }
+        unmarked.removeAll(keepingCapacity: true)
     }
 
     // MARK: NDJSON replay

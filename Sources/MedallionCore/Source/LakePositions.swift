@@ -65,19 +65,29 @@ package struct LakePositions: Sendable, Equatable {
         return result
     }
 
-    /// Per partition, the lowest offset among the tables that hold a position for it.
-    package static func lowestKnown(_ all: [LakePositions]) -> LakePositions {
+    /// The start of a pipeline's sinks: a sink that holds any position of the
+    /// source is active; for every partition an active sink knows, the lowest
+    /// position among the active sinks, where an active sink without one for
+    /// that partition counts as `-1` (it may have lost that partition's
+    /// records in a pipe: read it from the beginning). Sinks that hold nothing
+    /// of the source (a DLQ stream that never opened) do not count.
+    ///
+    /// Position marks give every active sink a position for every partition the
+    /// source emitted, so in practice the result is the slowest sink's.
+    package static func lowestOfActive(_ all: [LakePositions]) -> LakePositions {
+        let active = all.filter { !$0.offsets.isEmpty }
+        var partitions: Set<Int64> = []
+        for positions in active { partitions.formUnion(positions.offsets.keys) }
         var result: [Int64: Int64] = [:]
-        for positions in all {
-            for (partition, offset) in positions.offsets {
-                result[partition] = min(result[partition] ?? offset, offset)
-            }
+        for partition in partitions {
+            result[partition] = active.map { $0.offsets[partition] ?? -1 }.min()
         }
         return LakePositions(offsets: result)
     }
 
     /// The Delta tables under a lake root whose sinks record positions of
-    /// source records: `bronze/events` and every `silver/<event_type>`.
+    /// source records: `bronze/events` and every `silver/<event_type>` (the
+    /// DLQ table, keyed per stage, is read by `pipeline`).
     package static func pipelineTables(lakeRoot: String) -> [String] {
         var tables = [bronzeTable(lakeRoot: lakeRoot)]
         let silver = lakeRoot + "/silver"
@@ -89,15 +99,44 @@ package struct LakePositions: Sendable, Equatable {
     }
 
     /// Where a pipeline writing under `lakeRoot` has stored `source` up to:
-    /// per partition, the lowest position among its sinks' tables (Bronze,
-    /// and each Silver table that holds one for that partition), so that
+    /// per partition, the lowest position among its sinks (Bronze, each
+    /// Silver table, each stage's DLQ stream; see `lowestOfActive`), so that
     /// records a downstream stage lost in a pipe are read again. `sinkID`
-    /// filters Bronze's txns only; Silver tables count whichever sink wrote them.
+    /// filters Bronze's txns only; the other tables count whichever sink wrote them.
     package static func pipeline(lakeRoot: String, source: String, sinkID: String?) throws(StageError) -> LakePositions {
         var all: [LakePositions] = []
         for (i, table) in pipelineTables(lakeRoot: lakeRoot).enumerated() {
             all.append(try load(table: table, source: source, sinkID: i == 0 ? sinkID : nil))
         }
-        return lowestKnown(all)
+        let dlq = "\(lakeRoot)/\(DLQSink.tableSubpath)"
+        if FileManager.default.fileExists(atPath: "\(dlq)/_delta_log") {
+            let snapshot: DeltaSnapshot
+            do {
+                snapshot = try DeltaSnapshot.load(tablePath: dlq, trackFiles: false)
+            } catch {
+                throw StageError(.config, "--resume-from-lake: cannot read the positions in '\(dlq)': \(error.description)")
+            }
+            all += Array(perStage(transactions: snapshot.transactions, source: source).values)
+        }
+        return lowestOfActive(all)
+    }
+
+    /// The DLQ table's positions of `source`, one set per stage whose stream
+    /// dlq-sink stored (appId `<sink>|<stage>/<source>|<partition>`): each
+    /// stage's DLQ stream is a sink of its own, advanced by its rejects and
+    /// by the position marks the stage copies into it.
+    package static func perStage(transactions: [String: Int64], source: String) -> [String: LakePositions] {
+        var result: [String: LakePositions] = [:]
+        let suffix = "/\(source)"
+        for (appID, version) in transactions {
+            guard let first = appID.firstIndex(of: "|"), let last = appID.lastIndex(of: "|"), first < last,
+                  let partition = Int64(appID[appID.index(after: last)...]) else { continue }
+            let key = appID[appID.index(after: first)..<last]  // "<stage>/<source>"
+            guard key.hasSuffix(suffix) else { continue }
+            let stage = String(key.dropLast(suffix.count))
+            guard !stage.isEmpty, !stage.contains("/") else { continue }
+            result[stage, default: LakePositions()].offsets[partition] = max(result[stage]?.offsets[partition] ?? -1, version)
+        }
+        return result
     }
 }

@@ -1,6 +1,7 @@
 /// `envelope-check`: the first gate. Valid envelopes pass through byte for
 /// byte (only a trailing `\r` is dropped); everything else becomes a DLQ
-/// record with a reason; position marks are forwarded untouched.
+/// record with a reason; position marks are forwarded untouched and
+/// copied to the DLQ stream (stamped with the stage) so the DLQ sink advances too.
 package enum EnvelopeCheckStage {
     package static func run(_ runtime: StageRuntime, policy: EnvelopePolicy) throws(StageError) {
         var checker = EnvelopeChecker(policy: policy)
@@ -20,6 +21,7 @@ package enum EnvelopeCheckStage {
             case .mark:
                 runtime.countMark()
                 try output.writeLine(line.bytes)
+                if let mark = PositionMark.parse(line.bytes) { try runtime.markDLQ(mark) }
             case .rejected(let rejection):
                 runtime.countInput()
                 let source = checker.sourceRange.map { UnsafeRawBufferPointer(rebasing: line.bytes[$0]) }

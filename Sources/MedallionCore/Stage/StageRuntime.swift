@@ -57,6 +57,14 @@ package final class StageRuntime {
         singleReader?.beforeRead = { [unowned self] () throws(StageError) in try self.flush() }
     }
 
+    /// Copies a position mark to the DLQ stream, stamped with this stage, once
+    /// every reject of the records before it has been written there. Only to
+    /// an open stream: a default DLQ file is not created for marks alone.
+    package func markDLQ(_ mark: PositionMark) throws(StageError) {
+        guard let dlq else { return }
+        try dlq.writeLine(mark.encoded(stage: options.stage))
+    }
+
     /// Counts one input record (marks are not records).
     @inline(__always) package func countInput(_ count: Int = 1) { rowsIn += count }
     @inline(__always) package func countMark() { marks += 1 }

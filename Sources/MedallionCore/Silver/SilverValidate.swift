@@ -308,13 +308,13 @@ package final class SilverValidate {
             slot = table.rows.position(key: UnsafeRawBufferPointer(rebasing: bytes[position.sourceRange]), partition: position.partition)
             replay = table.rows.isCommitted(slot, offset: position.offset)
         }
-        let countsBefore = table.evaluator.counts
+        // A replay was counted when it was first stored (copied only then: a copy per record costs).
+        let countsBefore = replay ? table.evaluator.counts : nil
         let outcome = table.evaluator.evaluate(envelope) { index, key in
             table.dedup[index]!.isDuplicate((tenant ?? "") + "|" + key, micros: envelope.eventMicros, sourceID: sourceID,
                                                     partition: position?.partition, offset: position?.offset)
         }
-        if replay {
-            // Counted when it was first stored.
+        if let countsBefore {
             table.evaluator.counts = countsBefore
             replayed += 1
         }

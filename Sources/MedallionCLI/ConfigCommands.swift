@@ -75,7 +75,19 @@ package struct CheckCommand: ParsableCommand {
     package func run() throws {
         let root = location.config ?? "."
         let tree = ConfigTree.load(root: root)
-        let problems = tree.check(envs: location.env.map { [$0] })
+        var problems = tree.check(envs: location.env.map { [$0] })
+        if problems.isEmpty {
+            // What only compiling the Silver programs finds (a type conflict between schema
+            // versions, a standardisation on a field of the wrong type, a bad rule pattern).
+            var seen = Set<ConfigProblem>()
+            for tenant in tree.tenantNames {
+                do {
+                    _ = try ConfigTree.silverPrograms(root: root, tenant: tenant, env: location.env ?? "dev")
+                } catch {
+                    problems += error.problems.filter { seen.insert($0).inserted }
+                }
+            }
+        }
         if !problems.isEmpty {
             printProblems(problems, root: root)
             writeStderr("\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(root)\n")

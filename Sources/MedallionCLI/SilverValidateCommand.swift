@@ -65,7 +65,7 @@ package struct SilverValidateCommand: ParsableCommand {
         let policy = EnvelopePolicy(pipelineTenant: tenant, allowedEventTypes: programs.map(\.eventType))
         // Per tenant: instances for several tenants may read one shared stream into the same tables.
         let options = sink.sinkOptions(defaultSinkID: "\(stage).\(tenant)", tenant: tenant, settings: settings)
-        try runFilter(stage: stage, options: standard) { (runtime) throws(StageError) in
+        try runFilter(stage: stage, options: standard, dlqInstance: options.sinkID) { (runtime) throws(StageError) in
             let silver = try SilverValidate(options: options, policy: policy, programs: programs)
             try silver.run(runtime)
         }

@@ -3,10 +3,10 @@ import MedallionCore
 
 /// Flags shared by the sinks that write Delta tables.
 package struct SinkFlags: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Storage root; tables go to <lake>/bronze/events, <lake>/dlq/events, <lake>/audit/audit_pipeline_batches.", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Storage root; tables go below it (bronze/events, silver/<event_type>, dlq/events, audit/...). Default with --config: the tenant's storage.root.", valueName: "dir"))
     var lake: String?
 
-    @Option(name: .long, help: "A stable name for this sink; it prefixes the txn appIds that make restarts exactly-once.")
+    @Option(name: .long, help: "A stable name for this sink; it prefixes the txn appIds that make restarts exactly-once (default: the stage's name; silver-validate: silver-validate.<tenant>).")
     var sinkId: String?
 
     @Option(name: .long, help: "Pipeline name recorded in the audit table.")

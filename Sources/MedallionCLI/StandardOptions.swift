@@ -50,7 +50,7 @@ package struct StandardOptions: ParsableArguments {
 /// Runs a filter's body with the shared contract: signals installed, a
 /// summary on stderr, errors mapped to sysexits codes, EPIPE reported once.
 package func runFilter(
-    stage: String, options: StandardOptions, summaryInput: String? = nil,
+    stage: String, options: StandardOptions, summaryInput: String? = nil, dlqInstance: String? = nil,
     _ body: (StageRuntime) throws(StageError) -> Void
 ) throws(ExitCode) {
     Signals.install()
@@ -58,6 +58,7 @@ package func runFilter(
     do {
         var runtimeOptions = options.runtimeOptions(stage: stage)
         runtimeOptions.summaryInput = summaryInput
+        runtimeOptions.dlqInstance = dlqInstance
         runtime = try StageRuntime(options: runtimeOptions)
     } catch {
         reportError(stage: stage, error)

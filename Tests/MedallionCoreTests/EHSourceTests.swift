@@ -126,6 +126,11 @@ struct EHSourceTests {
         ]
         #expect(LakePositions(transactions: txns, source: "kafka:b/t", sinkID: nil).offsets == [0: 10, 1: 9])
         #expect(LakePositions(transactions: txns, source: "kafka:b/t", sinkID: "bronze-sink").offsets == [0: 10, 1: 7])
+        // Per sink (per-tenant Silver instances write one table): each is a sink of its own.
+        let sinks = LakePositions.perSink(transactions: txns, source: "kafka:b/t")
+        #expect(sinks["bronze-sink"]?.offsets == [0: 10, 1: 7])
+        #expect(sinks["other"]?.offsets == [1: 9])
+        #expect(sinks.count == 2)
         let lowest = LakePositions.lowest([LakePositions(offsets: [0: 10, 1: 9]), LakePositions(offsets: [0: 4])])
         #expect(lowest.offsets == [0: 4])
     }

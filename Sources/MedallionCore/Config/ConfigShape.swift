@@ -202,7 +202,7 @@ package struct ShapeChecker {
             }
         case .duration:
             if Self.durationSeconds(s) == nil {
-                report(origin, path, "'\(s)' is not a duration", "write a number and a unit: 30s, 5m, 1h or 1d")
+                report(origin, path, "'\(s)' is not a duration (or is longer than ten years)", "write a number and a unit: 30s, 5m, 1h or 1d")
             }
         case .timezone:
             if !Self.isTimezone(s) {
@@ -235,16 +235,23 @@ package struct ShapeChecker {
         return s.unicodeScalars.allSatisfy { $0 == "_" || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
     }
 
+    /// Seconds of `30s`, `5m`, `1h`, `1d`; nil for anything else or beyond
+    /// `maxDurationSeconds` (ten years: larger values are mistakes, and would
+    /// overflow microsecond arithmetic downstream).
     package static func durationSeconds(_ s: String) -> Int? {
-        guard let unit = s.last, let n = Int(s.dropLast()), n > 0 else { return nil }
+        guard let unit = s.last, let n = Int(s.dropLast()), n > 0, n <= maxDurationSeconds else { return nil }
+        let seconds: Int
         switch unit {
-        case "s": return n
-        case "m": return n * 60
-        case "h": return n * 3600
-        case "d": return n * 86400
+        case "s": seconds = n
+        case "m": seconds = n * 60
+        case "h": seconds = n * 3600
+        case "d": seconds = n * 86400
         default: return nil
         }
+        return seconds <= maxDurationSeconds ? seconds : nil
     }
+
+    package static let maxDurationSeconds = 10 * 366 * 86_400
 
     static func isTimezone(_ s: String) -> Bool {
         if s == "UTC" { return true }

@@ -17,6 +17,8 @@ package struct DLQRecord {
     package var tenantID: String?
     package var eventType: String?
     package var timeMicros: Int64
+    /// The writing stage's instance when several run (`silver-validate.acme`); written as `instance`.
+    package var instance: String?
 
     package init(stage: String, rejection: Rejection, raw: UnsafeRawBufferPointer, rawLength: Int, rawTruncated: Bool,
                  input: String, lineNumber: Int, source: UnsafeRawBufferPointer? = nil,
@@ -41,6 +43,9 @@ package struct DLQRecord {
         w.beginObject()
         w.key("dlq_version"); w.int(Self.formatVersion)
         w.key("stage"); w.string(stage)
+        if let instance {
+            w.key("instance"); w.string(instance)
+        }
         w.key("reason"); w.string(rejection.reason.rawValue)
         w.key("message"); w.string(rejection.message)
         w.key("field")

@@ -12,6 +12,19 @@ extension DeltaTableWriter {
     ///
     /// - Returns: the number of files rewritten (0 when every file is complete).
     package mutating func rewriteFilesMissingColumns(info: DeltaCommitInfo) throws(LakeError) -> Int {
+        // Two writers may start this at once (per-tenant instances): the loser's commit
+        // fails with .commitConflict, and it looks again at what is left to rewrite.
+        for attempt in 1...5 {
+            do {
+                return try rewriteOnce(info: info)
+            } catch where error.code == .commitConflict && attempt < 5 {
+                try refresh()
+            }
+        }
+        return 0
+    }
+
+    private mutating func rewriteOnce(info: DeltaCommitInfo) throws(LakeError) -> Int {
         let reader = try DeltaTableReader.open(tablePath: tablePath)
         let wanted = dataFields
         var stale: [DeltaDataFile] = []

@@ -244,6 +244,17 @@ package struct DeltaTableWriter: Sendable {
                             path: tablePath)
                     }
                 }
+                // Our removes must still be live: a winner that removed one of them (a
+                // concurrent rewrite) would leave both rewrites' files live, rows twice.
+                if !removes.isEmpty {
+                    let ours = Set(removes.map(\.path))
+                    if winner.contains(where: { if case .remove(let path) = $0 { return ours.contains(path) } else { return false } }) {
+                        throw LakeError(
+                            .commitConflict,
+                            "Another writer removed files this commit removes (a concurrent rewrite); re-read the table and retry.",
+                            path: tablePath)
+                    }
+                }
                 if let duplicate = alreadyRecorded(transactions, in: snapshot.transactions) { return duplicate }
             }
             if onlyCreates && newSchema == nil { return .committed(version: snapshot.version) }

@@ -30,16 +30,21 @@ package struct DedupState {
     /// never depends on when the process last restarted.
     private var horizon: Int64 { newest == Int64.min ? Int64.min : newest &- windowMicros }
 
-    /// Whether `key` was seen within the window at another position; if not,
-    /// remembers it at this one.
-    package mutating func isDuplicate(_ key: String, micros: Int64, sourceID: String?, partition: Int64?, offset: Int64?) -> Bool {
-        let source = sourceID?.hashValue ?? 0
-        if let entry = seen[key], entry.micros >= horizon, abs(entry.micros - micros) <= windowMicros {
-            let samePosition = partition != nil && entry.source == source && entry.partition == partition && entry.offset == offset
-            return !samePosition
-        }
-        remember(key, micros: micros, source: source, partition: partition ?? -1, offset: offset ?? -1)
-        return false
+    /// Whether `key` was seen within the window at another position (a replay
+    /// of the stored row's own position is not a duplicate). No side effect:
+    /// `remember` is called only for a record that is kept.
+    package func isDuplicate(_ key: String, micros: Int64, sourceID: String?, partition: Int64?, offset: Int64?) -> Bool {
+        guard let entry = seen[key], entry.micros >= horizon, abs(entry.micros - micros) <= windowMicros else { return false }
+        let samePosition = partition != nil && entry.source == (sourceID?.hashValue ?? 0) && entry.partition == partition && entry.offset == offset
+        return !samePosition
+    }
+
+    /// Remembers a kept record's key. An entry with a newer event time is kept:
+    /// a late event must not make the state forget a newer one (a restart,
+    /// which loads the newest, would then answer differently).
+    package mutating func remember(_ key: String, micros: Int64, sourceID: String?, partition: Int64?, offset: Int64?) {
+        if let entry = seen[key], entry.micros >= micros { return }
+        remember(key, micros: micros, source: sourceID?.hashValue ?? 0, partition: partition ?? -1, offset: offset ?? -1)
     }
 
     /// Adds a key read back from the table (call `evict()` once all are loaded).

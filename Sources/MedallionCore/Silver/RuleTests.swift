@@ -145,8 +145,14 @@ package enum RuleTests {
                     case .valid:
                         envelopeProblem = nil
                         let e = SilverEvaluator.Envelope.read(envelopeChecker, bytes, scanner: &scanner)
-                        outcome = evaluator.evaluate(e) { i, key in
-                            dedup[i]!.isDuplicate(tenant + "|" + key, micros: e.eventMicros, sourceID: nil, partition: nil, offset: nil)
+                        outcome = evaluator.evaluate(e) { i, key, request in
+                            switch request {
+                            case .check:
+                                return dedup[i]!.isDuplicate(tenant + "|" + key, micros: e.eventMicros, sourceID: nil, partition: nil, offset: nil)
+                            case .remember:
+                                dedup[i]!.remember(tenant + "|" + key, micros: e.eventMicros, sourceID: nil, partition: nil, offset: nil)
+                                return false
+                            }
                         }
                     }
                 }

@@ -96,9 +96,15 @@ package struct SilverEvaluator {
         }
     }
 
-    /// Evaluates one record. `isDuplicate(ruleIndex, key)` asks the dedup state
-    /// about a `unique` rule; it is called only for records no other rule removed.
-    package mutating func evaluate(_ e: Envelope, isDuplicate: (Int, String) -> Bool) -> SilverOutcome {
+    /// What a `unique` rule asks its state: `.check` whether a key is a
+    /// duplicate (no side effect), `.remember` it once the record is kept.
+    package enum DedupRequest { case check, remember }
+
+    /// Evaluates one record. `dedup(ruleIndex, key, request)` consults the
+    /// state of a `unique` rule: checks for records no other rule removed, and
+    /// remembers keys only of records that are kept (so a record dropped by a
+    /// second unique rule leaves no trace in the first one's state).
+    package mutating func evaluate(_ e: Envelope, dedup: (Int, String, DedupRequest) -> Bool) -> SilverOutcome {
         let version = e.strings[.schemaVersion] ?? ""
         guard let schema = program.versions[version] else {
             let known = program.versions.keys.sorted().joined(separator: ", ")
@@ -129,12 +135,12 @@ package struct SilverEvaluator {
         if let problem = fillRow(e, payload: payload, declared: program.declared[version] ?? DeclaredFields()) {
             return .dropped(problem)
         }
-        return applyRules(e, isDuplicate: isDuplicate)
+        return applyRules(e, dedup: dedup)
     }
 
     // MARK: rules
 
-    private mutating func applyRules(_ e: Envelope, isDuplicate: (Int, String) -> Bool) -> SilverOutcome {
+    private mutating func applyRules(_ e: Envelope, dedup: (Int, String, DedupRequest) -> Bool) -> SilverOutcome {
         var warnings: [String] = []
         var drop: (CompiledRule, String)?
         var fail: (CompiledRule, String)?
@@ -158,10 +164,12 @@ package struct SilverEvaluator {
             return .dropped(Rejection(.ruleFailed, field: rule.rule.field,
                                       "rule '\(rule.rule.name)' (\(rule.rule.kind)) failed: \(problem)", rule: rule.rule.name))
         }
+        var keys: [(Int, String)] = []
         for (i, rule) in program.rules.enumerated() where rule.isUnique {
             let value = ruleValue(rule, e)
-            if value.isNull || !isDuplicate(i, value.text) {
+            if value.isNull || !dedup(i, value.text, .check) {
                 counts.passed[i] += 1
+                if !value.isNull { keys.append((i, value.text)) }
                 continue
             }
             counts.failed[i] += 1
@@ -172,6 +180,7 @@ package struct SilverEvaluator {
             case .fail: return .failed(rule: rule.rule.name, message: message)
             }
         }
+        for (i, key) in keys { _ = dedup(i, key, .remember) }
         if let w = program.columnByPath["_quality_warnings"] {
             row[w] = warnings.isEmpty ? .null : .string(warnings.joined(separator: ","))
         }
@@ -354,7 +363,9 @@ package struct SilverEvaluator {
             guard let d = Double(text), d == d.rounded(), abs(d) < 9.2e18 else { return nil }
             return .long(Int64(d))
         case (.double, .number(let text)):
-            return Double(text).map { .double($0) }
+            // 1e400 is valid JSON but no double: refused, never stored as infinity.
+            guard let d = Double(text), d.isFinite else { return nil }
+            return .double(d)
         case (.boolean, .bool(let b)):
             return .bool(b)
         case (.timestamp, .string(let text)):

@@ -145,6 +145,16 @@ package struct SilverProgram: Sendable {
             guard let i = byPath[s.field], case .payload = columns[i].origin else {
                 throw ConfigProblem(file: file, line: 1, keyPath: "standardize", message: "standardize names '\(s.field)', which is not a payload field of \(eventType)", fix: "name a field of the payload schema")
             }
+            if s.op == "to_celsius", columns[i].type != .double {
+                throw ConfigProblem(file: file, line: 1, keyPath: "standardize",
+                    message: "to_celsius on '\(s.field)', a \(columns[i].type.deltaName) column: converted values have decimals",
+                    fix: "declare \(s.field) as \"type\": \"number\" in its schema")
+            }
+            let textOps: Set<String> = ["trim", "lowercase", "uppercase", "to_utc"]
+            if textOps.contains(s.op), ![DeltaType.string, .timestamp].contains(columns[i].type) {
+                throw ConfigProblem(file: file, line: 1, keyPath: "standardize",
+                    message: "\(s.op) on '\(s.field)', a \(columns[i].type.deltaName) column: it applies to text", fix: "apply it to a string field")
+            }
         }
         var compiled: [CompiledRule] = []
         for rule in rules?.rules ?? [] {

@@ -163,7 +163,8 @@ package final class SilverValidate {
             let mine: (DeltaPartitionValues) -> Bool = { values in tenant == nil || values["tenant_id"] == tenant }
             var newest = Int64.min
             var fileNewest: [String: Int64] = [:]
-            for file in try reader.files(where: mine) {
+            let files = try reader.files(where: mine)
+            for file in files {
                 if let stats = file.add.stats, let json = try? JSONValue.parse(stats),
                    case .string(let text)? = json["maxValues"]?["event_time_utc"], let micros = SilverTime.parse(text) {
                     fileNewest[file.add.path] = micros + 999  // stats keep milliseconds
@@ -176,10 +177,14 @@ package final class SilverValidate {
                 let name = column?.name ?? "attributes"
                 let type = column?.type ?? .string
                 let horizon = newest == Int64.min ? Int64.min : newest - state.windowMicros - 1_000
-                let scan = try reader.scan(columns: ["tenant_id", name, "event_time_utc", "_source_id", "_source_partition", "_source_offset"],
-                                           where: mine)
+                // Only files whose newest event time reaches the window are opened.
+                let recent = files.filter { (fileNewest[$0.add.path] ?? Int64.max) >= horizon }
+                let names = ["tenant_id", name, "event_time_utc", "_source_id", "_source_partition", "_source_offset"]
+                let fields = names.compactMap { reader.schema.field(named: $0) }
+                guard fields.count == names.count else { continue }
+                let scan = DeltaTableScan(files: recent, fields: fields, partitionColumns: Set(reader.partitionColumns),
+                                          options: ParquetReadOptions())
                 while let b = try scan.next() {
-                    if let n = fileNewest[b.file.add.path], n < horizon { continue }
                     for r in 0..<b.rowCount {
                         guard let micros = b.int64(2, r), micros >= horizon else { continue }
                         let text: String?
@@ -310,9 +315,17 @@ package final class SilverValidate {
         }
         // A replay was counted when it was first stored (copied only then: a copy per record costs).
         let countsBefore = replay ? table.evaluator.counts : nil
-        let outcome = table.evaluator.evaluate(envelope) { index, key in
-            table.dedup[index]!.isDuplicate((tenant ?? "") + "|" + key, micros: envelope.eventMicros, sourceID: sourceID,
-                                                    partition: position?.partition, offset: position?.offset)
+        let outcome = table.evaluator.evaluate(envelope) { index, key, request in
+            let k = (tenant ?? "") + "|" + key
+            switch request {
+            case .check:
+                return table.dedup[index]!.isDuplicate(k, micros: envelope.eventMicros, sourceID: sourceID,
+                                                       partition: position?.partition, offset: position?.offset)
+            case .remember:
+                table.dedup[index]!.remember(k, micros: envelope.eventMicros, sourceID: sourceID,
+                                             partition: position?.partition, offset: position?.offset)
+                return false
+            }
         }
         if let countsBefore {
             table.evaluator.counts = countsBefore
@@ -438,11 +451,10 @@ package final class SilverValidate {
             }
             table.evaluator.counts = RuleCounts(rules: table.evaluator.program.rules.count)
         }
+        // One id per batch for both audit tables, so they join: the sink and the batch's start
+        // (a table version would not do: each Silver table counts its own).
+        let id = "\(options.sinkID)@\(SilverTime.iso(batch.startedMicros))"
         if quality != nil {
-            // The audit table's batch id for the same batch (see SinkOptions.recordAudit), so the two join.
-            var auditVersion: Int64?
-            if case .committed(let v) = outcome { auditVersion = v }
-            let id = "\(options.sinkID)@\(auditVersion.map(String.init) ?? "none")"
             try quality!.append(qualityRows, pipeline: options.pipeline, tenant: options.tenant, batchID: id,
                                 startedMicros: batch.startedMicros)
         }
@@ -456,6 +468,6 @@ package final class SilverValidate {
         }
         try runtime.flush()
         forward.removeAll(keepingCapacity: forward.capacity <= 4 * options.batchBytes)
-        try options.recordAudit(&audit, stage: Self.stage, batch: batch, outcome: outcome)
+        try options.recordAudit(&audit, stage: Self.stage, batch: batch, outcome: outcome, batchID: id)
     }
 }

@@ -169,14 +169,16 @@ package final class DLQSink {
         }
         // Position: the original record's `_source`, keyed by stage so the
         // streams of different stages advance independently.
+        // Several instances of one stage (silver-validate per tenant) keep their own positions.
         let stage = text("stage") ?? []
+        let positionKey = text("instance") ?? stage
         var positionIndex = -1
         var position: SourcePosition?
         if let m = record.members["source"], m.kind == .object {
             position = SourcePosition.parse(line, value: m.valueStart..<m.valueEnd, scanner: &sourceScanner)
         }
         if let position {
-            let key = stage + [UInt8(ascii: "/")] + Array(UnsafeRawBufferPointer(rebasing: line[position.sourceRange]))
+            let key = positionKey + [UInt8(ascii: "/")] + Array(UnsafeRawBufferPointer(rebasing: line[position.sourceRange]))
             positionIndex = key.withUnsafeBytes { rows.position(key: $0, partition: position.partition) }
             if rows.isCommitted(positionIndex, offset: position.offset) {
                 skipped += 1

@@ -185,7 +185,8 @@ extension SinkOptions {
     }
 
     /// Records one batch in the audit table (unless disabled or dry-running).
-    func recordAudit(_ audit: inout AuditWriter?, stage: String, batch: BatchCounters, outcome: PartitionedBatch.Outcome) throws(StageError) {
+    func recordAudit(_ audit: inout AuditWriter?, stage: String, batch: BatchCounters, outcome: PartitionedBatch.Outcome,
+                     batchID: String? = nil) throws(StageError) {
         guard audit != nil else { return }
         var version: Int64?
         var status = "committed"
@@ -198,7 +199,7 @@ extension SinkOptions {
         do {
             try audit!.append(AuditRecord(
                 pipeline: pipeline, tenant: tenant, stage: stage,
-                batchID: "\(sinkID)@\(version.map(String.init) ?? "none")",
+                batchID: batchID ?? "\(sinkID)@\(version.map(String.init) ?? "none")",
                 startedMicros: batch.startedMicros, endedMicros: wallClockMicros(),
                 inputRows: batch.inputRows, outputRows: batch.inputRows - batch.dlqRows, dlqRows: batch.dlqRows,
                 status: status, error: nil, tableVersion: version))

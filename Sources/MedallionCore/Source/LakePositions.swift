@@ -27,13 +27,16 @@ package struct LakePositions: Sendable, Equatable {
     /// - Returns: empty offsets when the table does not exist yet.
     /// - Throws: `StageError` naming the table when its log cannot be read.
     package static func load(table: String, source: String, sinkID: String?) throws(StageError) -> LakePositions {
-        let snapshot: DeltaSnapshot
+        LakePositions(transactions: try transactions(of: table), source: source, sinkID: sinkID)
+    }
+
+    /// A table's latest `txn` version per appId (empty when the table does not exist yet).
+    static func transactions(of table: String) throws(StageError) -> [String: Int64] {
         do {
-            snapshot = try DeltaSnapshot.load(tablePath: table, trackFiles: false)
+            return try DeltaSnapshot.load(tablePath: table, trackFiles: false).transactions
         } catch {
             throw StageError(.config, "--resume-from-lake: cannot read the positions in '\(table)': \(error.description)")
         }
-        return LakePositions(transactions: snapshot.transactions, source: source, sinkID: sinkID)
     }
 
     /// Picks `<sink>|<source>|<partition>` appIds out of a table's txn versions.
@@ -106,19 +109,32 @@ package struct LakePositions: Sendable, Equatable {
     package static func pipeline(lakeRoot: String, source: String, sinkID: String?) throws(StageError) -> LakePositions {
         var all: [LakePositions] = []
         for (i, table) in pipelineTables(lakeRoot: lakeRoot).enumerated() {
-            all.append(try load(table: table, source: source, sinkID: i == 0 ? sinkID : nil))
+            if i == 0, let sinkID {
+                all.append(try load(table: table, source: source, sinkID: sinkID))
+                continue
+            }
+            // Each sink of a table is a sink of its own (per-tenant Silver instances share tables).
+            all += Array(perSink(transactions: try transactions(of: table), source: source).values)
         }
         let dlq = "\(lakeRoot)/\(DLQSink.tableSubpath)"
         if FileManager.default.fileExists(atPath: "\(dlq)/_delta_log") {
-            let snapshot: DeltaSnapshot
-            do {
-                snapshot = try DeltaSnapshot.load(tablePath: dlq, trackFiles: false)
-            } catch {
-                throw StageError(.config, "--resume-from-lake: cannot read the positions in '\(dlq)': \(error.description)")
-            }
-            all += Array(perStage(transactions: snapshot.transactions, source: source).values)
+            all += Array(perStage(transactions: try transactions(of: dlq), source: source).values)
         }
         return lowestOfActive(all)
+    }
+
+    /// A table's positions of `source`, one set per sink id (appId `<sink>|<source>|<partition>`).
+    package static func perSink(transactions: [String: Int64], source: String) -> [String: LakePositions] {
+        var result: [String: LakePositions] = [:]
+        let suffixMark = "|\(source)|"
+        for (appID, version) in transactions {
+            guard let bar = appID.lastIndex(of: "|"), let partition = Int64(appID[appID.index(after: bar)...]) else { continue }
+            let head = appID[...bar]
+            guard head.hasSuffix(suffixMark) else { continue }
+            let sink = String(head.dropLast(suffixMark.count))
+            result[sink, default: LakePositions()].offsets[partition] = max(result[sink]?.offsets[partition] ?? -1, version)
+        }
+        return result
     }
 
     /// The DLQ table's positions of `source`, one set per stage whose stream

@@ -17,6 +17,10 @@ package final class StageRuntime {
         /// What the summary names as the input, when it is not a path
         /// (eh-source: a Kafka topic, a Capture directory, several files).
         package var summaryInput: String?
+        /// Which instance of the stage writes the DLQ stream, when several run
+        /// (silver-validate per tenant on one shared stream): written into DLQ
+        /// records and marks so dlq-sink keeps their positions apart.
+        package var dlqInstance: String?
 
         package init(stage: String) { self.stage = stage }
 
@@ -62,7 +66,7 @@ package final class StageRuntime {
     /// an open stream: a default DLQ file is not created for marks alone.
     package func markDLQ(_ mark: PositionMark) throws(StageError) {
         guard let dlq else { return }
-        try dlq.writeLine(mark.encoded(stage: options.stage))
+        try dlq.writeLine(mark.encoded(stage: options.dlqInstance ?? options.stage))
     }
 
     /// Counts one input record (marks are not records).
@@ -79,10 +83,11 @@ package final class StageRuntime {
     package func reject(raw: UnsafeRawBufferPointer, length: Int, tooLong: Bool, input: String, lineNumber: Int,
                         _ rejection: Rejection, source: UnsafeRawBufferPointer? = nil,
                         tenantID: String? = nil, eventType: String? = nil) throws(StageError) {
-        let entry = DLQRecord(
+        var entry = DLQRecord(
             stage: options.stage, rejection: rejection, raw: raw, rawLength: length,
             rawTruncated: tooLong, input: input, lineNumber: lineNumber, source: source,
             tenantID: tenantID, eventType: eventType, timeMicros: wallClockMicros())
+        entry.instance = options.dlqInstance
         record.reset()
         entry.encode(into: &record)
         if dlq == nil { dlq = try OutputWriter(appendingTo: dlqPath, lineBuffered: options.lineBuffered) }

@@ -62,6 +62,22 @@ struct DeltaLogTests {
         #expect(id(first) != nil && id(first) == id(last))
     }
 
+    @Test func twoRewritesOfTheSameFileCannotBothLand() throws {
+        let table = makeTempDirectory("rewrite-race")
+        var setup = try DeltaTableWriter.openOrCreate(at: table, schema: eventSchema, partitionColumns: ["tenant"])
+        let original = try setup.writeDataFile(partitionValues: ["acme"], columns: eventBuffers(setup, rows: 10))
+        _ = try setup.commit([original])
+        var first = try DeltaTableWriter.openOrCreate(at: table, schema: eventSchema, partitionColumns: ["tenant"])
+        var second = try DeltaTableWriter.openOrCreate(at: table, schema: eventSchema, partitionColumns: ["tenant"])
+        let a = try first.writeDataFile(partitionValues: ["acme"], columns: eventBuffers(first, rows: 10))
+        let b = try second.writeDataFile(partitionValues: ["acme"], columns: eventBuffers(second, rows: 10))
+        #expect(try first.commit([a], removes: [original]) == .committed(version: 2))
+        // The second saw the same table; its commit would leave two copies of the rows live.
+        #expect(throws: LakeError.self) { try second.commit([b], removes: [original]) }
+        let live = try DeltaSnapshot.load(tablePath: table).liveFiles.map(\.path)
+        #expect(live == [a.path])
+    }
+
     @Test func evolutionRejectsDroppingOrRetypingColumns() throws {
         let table = makeTempDirectory("evolve")
         var writer = try DeltaTableWriter.openOrCreate(at: table, schema: eventSchema, partitionColumns: ["tenant"])

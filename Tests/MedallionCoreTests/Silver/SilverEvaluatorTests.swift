@@ -24,7 +24,12 @@ struct SilverEvaluatorTests {
         return line.withUnsafeBytes { bytes in
             #expect(checker.check(bytes) == .valid)
             let e = SilverEvaluator.Envelope.read(checker, bytes, scanner: &scanner)
-            return evaluator.evaluate(e) { _, key in !seen.insert(key).inserted }
+            return evaluator.evaluate(e) { _, key, request in
+                switch request {
+                case .check: return seen.contains(key)
+                case .remember: seen.insert(key); return false
+                }
+            }
         }
     }
 
@@ -60,6 +65,42 @@ struct SilverEvaluatorTests {
         #expect(reason(Self.line("thermostat.telemetry", eventID: "twice", payload: Self.thermostat)) == nil)
         #expect(reason(Self.line("thermostat.telemetry", eventID: "twice", payload: Self.thermostat)) == .duplicateEvent)
         #expect(reason(Self.line("thermostat.telemetry", payload: #"{"temperature":1,"temperature":2}"#)) == .duplicateField)
+    }
+
+    @Test func aNumberBeyondDoubleIsRefusedNotStoredAsInfinity() throws {
+        var evaluator = SilverEvaluator(program: try Self.program("thermostat.telemetry"))
+        var seen = Set<String>()
+        let huge = Self.thermostat.replacingOccurrences(of: #""setpoint":68"#, with: #""setpoint":1e400"#)
+        guard case .dropped(let r) = Self.evaluate(&evaluator, Self.line("thermostat.telemetry", payload: huge), seen: &seen) else {
+            Issue.record("expected a reject"); return
+        }
+        #expect(r.reason == .schemaViolation && r.field == "payload.setpoint")
+    }
+
+    @Test func aRecordDroppedByASecondUniqueRuleLeavesNoKeyInTheFirst() throws {
+        var program = try Self.program("thermostat.telemetry")
+        let unique = program.rules.first { $0.isUnique }!
+        var second = unique
+        second.rule.name = "device_once"
+        program.rules.append(second)
+        var evaluator = SilverEvaluator(program: program)
+        var remembered: [Int: Set<String>] = [:]
+        let line = Self.line("thermostat.telemetry", eventID: "k1", payload: Self.thermostat)
+        var checker = EnvelopeChecker(policy: EnvelopePolicy(pipelineTenant: "acme"))
+        var scanner = JSONScanner()
+        let outcome = line.withUnsafeBytes { bytes -> SilverOutcome in
+            _ = checker.check(bytes)
+            let e = SilverEvaluator.Envelope.read(checker, bytes, scanner: &scanner)
+            return evaluator.evaluate(e) { i, key, request in
+                switch request {
+                case .check: return i == program.rules.count - 1  // the second unique rule finds a duplicate
+                case .remember: remembered[i, default: []].insert(key); return false
+                }
+            }
+        }
+        guard case .dropped(let r) = outcome else { Issue.record("expected a drop"); return }
+        #expect(r.rule == "device_once")
+        #expect(remembered.isEmpty, "a dropped record must leave no key behind")
     }
 
     @Test func aSchemaViolationNamesThePointerAndTheKeyword() throws {
@@ -108,13 +149,19 @@ struct SilverEvaluatorTests {
     @Test func dedupStateForgetsKeysOutsideTheWindowAndKnowsAReplay() {
         var state = DedupState(windowMicros: 3_600_000_000)
         let first = state.isDuplicate("a", micros: 0, sourceID: "s", partition: 0, offset: 1)
+        state.remember("a", micros: 0, sourceID: "s", partition: 0, offset: 1)
         let again = state.isDuplicate("a", micros: 60_000_000, sourceID: "s", partition: 0, offset: 2)
         let replay = state.isDuplicate("a", micros: 0, sourceID: "s", partition: 0, offset: 1)
         let later = state.isDuplicate("a", micros: 7_200_000_001, sourceID: "s", partition: 0, offset: 3)
+        state.remember("a", micros: 7_200_000_001, sourceID: "s", partition: 0, offset: 3)
+        // A late event does not replace the newer entry.
+        state.remember("a", micros: 10, sourceID: "s", partition: 0, offset: 4)
+        let afterLate = state.isDuplicate("a", micros: 7_200_000_002, sourceID: "s", partition: 0, offset: 5)
         #expect(!first)
         #expect(again)
         #expect(!replay, "the same position is a replay, not a duplicate")
         #expect(!later, "outside the window")
+        #expect(afterLate, "the late event must not make the state forget the newer one")
         state.evict()
         #expect(state.count == 1)
     }

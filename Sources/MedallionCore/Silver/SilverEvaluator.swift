@@ -132,7 +132,8 @@ package struct SilverEvaluator {
         }
         let sent = payload
         for s in program.standardize { Self.standardize(&payload, s, sent: sent) }
-        if let problem = fillRow(e, payload: payload, declared: program.declared[version] ?? DeclaredFields()) {
+        if let problem = fillRow(e, payload: payload, declared: program.declared[version] ?? DeclaredFields(),
+                                 declaredColumns: program.declaredColumns[version] ?? []) {
             return .dropped(problem)
         }
         return applyRules(e, dedup: dedup)
@@ -288,7 +289,7 @@ package struct SilverEvaluator {
     // MARK: the typed row
 
     /// Fills `row` from the envelope and the standardised payload.
-    private mutating func fillRow(_ e: Envelope, payload: JSONValue, declared: DeclaredFields) -> Rejection? {
+    private mutating func fillRow(_ e: Envelope, payload: JSONValue, declared: DeclaredFields, declaredColumns: [Bool]) -> Rejection? {
         var site: TenantSettings.Site?
         for (i, column) in program.columns.enumerated() {
             switch column.origin {
@@ -302,7 +303,7 @@ package struct SilverEvaluator {
             case .payload(let path):
                 // Only what this version declares: a field of a later version sent under an
                 // earlier one was never validated, so it is rescued, not typed.
-                guard declared.declares(path), let value = payload.value(at: path), value != .null else {
+                guard declaredColumns[i], let value = payload.value(at: path), value != .null else {
                     row[i] = .null
                     continue
                 }

@@ -34,6 +34,9 @@ package struct SilverProgram: Sendable {
     package var versions: [String: JSONSchema]
     /// Per version: the declared property tree (for `_rescued_data`).
     package var declared: [String: DeclaredFields]
+    /// Per version, per column: whether that version declares the column's payload leaf
+    /// (computed once; the row is filled per record).
+    package var declaredColumns: [String: [Bool]] = [:]
     package var rules: [CompiledRule]
     package var standardize: [EventTypeRules.Standardize]
     /// Column index by field path (rules, standardisation and derivations name fields by path).
@@ -140,6 +143,12 @@ package struct SilverProgram: Sendable {
         }
         self.columns = columns
         columnByPath = byPath
+        for (version, tree) in declared {
+            declaredColumns[version] = columns.map { c in
+                if case .payload(let path) = c.origin { return tree.declares(path) }
+                return false
+            }
+        }
         standardize = rules?.standardize ?? []
         for s in standardize {
             guard let i = byPath[s.field], case .payload = columns[i].origin else {

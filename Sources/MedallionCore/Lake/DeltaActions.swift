@@ -125,13 +125,7 @@ package struct DeltaAddAction: Sendable, Equatable {
         json.beginObject()
         json.key("path")
         json.string(path)
-        json.key("partitionValues")
-        json.beginObject()
-        for pv in partitionValues {
-            json.key(pv.column)
-            json.stringOrNull(PartitionPath.normalize(pv.value))
-        }
-        json.endObject()
+        writePartitionValues(to: &json)
         json.key("size")
         json.int(size)
         json.key("modificationTime")
@@ -149,6 +143,17 @@ package struct DeltaAddAction: Sendable, Equatable {
 }
 
 extension DeltaAddAction {
+    /// `"partitionValues":{...}`, as `add` and `remove` both carry it.
+    func writePartitionValues(to json: inout JSONText) {
+        json.key("partitionValues")
+        json.beginObject()
+        for pv in partitionValues {
+            json.key(pv.column)
+            json.stringOrNull(PartitionPath.normalize(pv.value))
+        }
+        json.endObject()
+    }
+
     /// The `remove` of this file: the add's path byte for byte (readers match the raw
     /// string), with its partition values and size (`extendedFileMetadata`).
     func removeJSONLine(deletionTimestamp: Int64) -> String {
@@ -164,13 +169,7 @@ extension DeltaAddAction {
         json.bool(false)
         json.key("extendedFileMetadata")
         json.bool(true)
-        json.key("partitionValues")
-        json.beginObject()
-        for pv in partitionValues {
-            json.key(pv.column)
-            json.stringOrNull(PartitionPath.normalize(pv.value))
-        }
-        json.endObject()
+        writePartitionValues(to: &json)
         json.key("size")
         json.int(size)
         json.endObject()

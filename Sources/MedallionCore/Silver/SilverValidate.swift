@@ -12,7 +12,7 @@
 /// stored again but is still evaluated and forwarded, so a downstream stage
 /// that lost it in a crash gets it back; the `unique` state, rebuilt from
 /// the table, recognises such a record as itself.
-package final class SilverValidate {
+package final class SilverValidate: EnvelopeSink {
     package static let stage = "silver-validate"
 
     /// One event type's table, batch and state.
@@ -55,15 +55,15 @@ package final class SilverValidate {
         }
     }
 
-    private let options: SinkOptions
-    private var checker: EnvelopeChecker
+    let options: SinkOptions
+    var checker: EnvelopeChecker
     private var sourceScanner = JSONScanner()
     private var tables: [String: Table] = [:]
     private var order: [String] = []
     private var audit: AuditWriter?
     private var quality: QualityCountsWriter?
-    private var forward: [UInt8] = []
-    private var batch = BatchCounters()
+    var forward: [UInt8] = []
+    var batch = BatchCounters()
     private var replayed = 0
     private var batchesCommitted = 0
 
@@ -228,55 +228,13 @@ package final class SilverValidate {
 
     // MARK: running
 
+    /// Every table advances to a mark, also those that saw no record of its partition.
+    func record(_ mark: PositionMark) {
+        for eventType in order { tables[eventType]!.rows.advance(to: mark) }
+    }
+
     package func run(_ runtime: StageRuntime) throws(StageError) {
-        let reader = runtime.reader
-        reader.source.idleMillis = Int32(max(50, min(options.flushIntervalSeconds * 1000, 60_000)))
-        reader.source.onIdle = { [unowned self, unowned runtime] () throws(StageError) in
-            if self.batch.inputRows > 0 || !self.forward.isEmpty { try self.commit(runtime) }
-        }
-        batch.start()
-        while let line = try reader.next() {
-            batch.inputRows += 1
-            if line.tooLong {
-                runtime.countInput()
-                batch.dlqRows += 1
-                try runtime.reject(line, Rejection(.lineTooLong,
-                    "line \(line.number) is \(line.length) bytes; the limit is \(reader.maxLineLength) (--max-line-bytes)"))
-                continue
-            }
-            switch checker.check(line.bytes) {
-            case .mark:
-                batch.inputRows -= 1
-                runtime.countMark()
-                batch.marks += 1
-                forward.append(contentsOf: line.bytes)
-                forward.append(0x0A)
-                if let mark = PositionMark.parse(line.bytes) {
-                    // Every table advances, also those that saw no record of this partition.
-                    let key = Array(mark.source.utf8)
-                    for eventType in order {
-                        let rows = tables[eventType]!.rows
-                        let slot = key.withUnsafeBytes { rows.position(key: $0, partition: mark.partition) }
-                        if !rows.isCommitted(slot, offset: mark.offset) { rows.markPending(slot, offset: mark.offset) }
-                    }
-                    try runtime.markDLQ(mark)
-                }
-            case .rejected(let rejection):
-                runtime.countInput()
-                batch.dlqRows += 1
-                try runtime.reject(line, rejection, source: sourceBytes(line.bytes),
-                                   tenantID: checker.stringValue(.tenantID, in: line.bytes),
-                                   eventType: checker.stringValue(.eventType, in: line.bytes))
-            case .valid:
-                runtime.countInput()
-                try process(line, runtime)
-            }
-            if batch.storedRows >= options.batchRows || batch.bytes >= options.batchBytes
-                || (batch.inputRows & 1023 == 0 && batch.age >= options.flushIntervalSeconds) {
-                try commit(runtime)
-            }
-        }
-        try commit(runtime)
+        try runLoop(runtime)
         for eventType in order {
             let table = tables[eventType]!
             for (i, rule) in table.evaluator.program.rules.enumerated() {
@@ -292,7 +250,7 @@ package final class SilverValidate {
         checker.sourceRange.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
     }
 
-    private func process(_ line: Line, _ runtime: StageRuntime) throws(StageError) {
+    func accept(_ line: Line, _ runtime: StageRuntime) throws(StageError) {
         let bytes = line.bytes
         let eventType = checker.stringValue(.eventType, in: bytes) ?? ""
         let tenant = checker.stringValue(.tenantID, in: bytes)
@@ -418,7 +376,7 @@ package final class SilverValidate {
 
     // MARK: committing
 
-    private func commit(_ runtime: StageRuntime) throws(StageError) {
+    func commit(_ runtime: StageRuntime) throws(StageError) {
         defer { batch.start() }
         guard batch.inputRows > 0 || !forward.isEmpty else { return }
         var versions: [String: Int64] = [:]

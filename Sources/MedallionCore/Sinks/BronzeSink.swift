@@ -34,7 +34,7 @@ package struct SinkOptions: Sendable {
 /// A kill at any moment loses only the uncommitted batch, which the source
 /// replays. Records without a usable `_source` cannot be deduplicated and are
 /// simply stored.
-package final class BronzeSink {
+package final class BronzeSink: EnvelopeSink {
     /// The table's columns: the envelope, payload and attributes as JSON text,
     /// the `_source` position, and other reserved keys as JSON text.
     package static let schema = DeltaSchema([
@@ -65,14 +65,14 @@ package final class BronzeSink {
         case payload, attributes, sourceID, sourcePartition, sourceOffset, reserved
     }
 
-    private let options: SinkOptions
+    let options: SinkOptions
     private let rows: PartitionedBatch
     private var audit: AuditWriter?
-    private var checker: EnvelopeChecker
+    var checker: EnvelopeChecker
     private var sourceScanner = JSONScanner()
-    private var forward: [UInt8] = []
+    var forward: [UInt8] = []
     private var scratch: [UInt8] = []
-    private var batch = BatchCounters()
+    var batch = BatchCounters()
     private var skippedTotal = 0
     private var batchesCommitted = 0
 
@@ -88,61 +88,22 @@ package final class BronzeSink {
     }
 
     package func run(_ runtime: StageRuntime) throws(StageError) {
-        let reader = runtime.reader
-        reader.source.idleMillis = Int32(max(50, min(options.flushIntervalSeconds * 1000, 60_000)))
-        reader.source.onIdle = { [unowned self, unowned runtime] () throws(StageError) in
-            if self.batch.inputRows > 0 || !self.forward.isEmpty { try self.commit(runtime) }
-        }
-        batch.start()
-        while let line = try reader.next() {
-            batch.inputRows += 1
-            if line.tooLong {
-                runtime.countInput()
-                batch.dlqRows += 1
-                try runtime.reject(line, Rejection(.lineTooLong,
-                    "line \(line.number) is \(line.length) bytes; the limit is \(reader.maxLineLength) (--max-line-bytes)"))
-                continue
-            }
-            switch checker.check(line.bytes) {
-            case .mark:
-                batch.inputRows -= 1
-                runtime.countMark()
-                batch.marks += 1
-                forward.append(contentsOf: line.bytes)
-                forward.append(0x0A)
-                if let mark = PositionMark.parse(line.bytes) {
-                    record(mark)
-                    try runtime.markDLQ(mark)
-                }
-            case .rejected(let rejection):
-                runtime.countInput()
-                batch.dlqRows += 1
-                let source = checker.sourceRange.map { UnsafeRawBufferPointer(rebasing: line.bytes[$0]) }
-                try runtime.reject(line, rejection, source: source,
-                                   tenantID: checker.stringValue(.tenantID, in: line.bytes),
-                                   eventType: checker.stringValue(.eventType, in: line.bytes))
-            case .valid:
-                runtime.countInput()
-                store(line.bytes)
-                forward.append(contentsOf: line.bytes)
-                forward.append(0x0A)
-            }
-            if batch.storedRows >= options.batchRows || batch.bytes >= options.batchBytes
-                || (batch.inputRows & 1023 == 0 && batch.age >= options.flushIntervalSeconds) {
-                try commit(runtime)
-            }
-        }
-        try commit(runtime)
+        try runLoop(runtime)
         runtime.log(level: "info", event: "bronze_done",
                     "committed \(batchesCommitted) batch(es); skipped \(skippedTotal) record(s) already stored by an earlier run")
     }
 
     /// A mark's position is stored like a record's: the next commit's `txn`
     /// says everything of that partition up to the mark is handled.
-    private func record(_ mark: PositionMark) {
-        let key = Array(mark.source.utf8)
-        let slot = key.withUnsafeBytes { rows.position(key: $0, partition: mark.partition) }
-        if !rows.isCommitted(slot, offset: mark.offset) { rows.markPending(slot, offset: mark.offset) }
+    func record(_ mark: PositionMark) {
+        rows.advance(to: mark)
+    }
+
+    /// Stores and forwards a valid envelope (forwarded even when already stored).
+    func accept(_ line: Line, _ runtime: StageRuntime) throws(StageError) {
+        store(line.bytes)
+        forward.append(contentsOf: line.bytes)
+        forward.append(0x0A)
     }
 
     /// Appends one valid envelope to its partition's column buffers, unless
@@ -254,7 +215,7 @@ package final class BronzeSink {
 
     /// Commits the batch (one Delta commit), then forwards it: what
     /// downstream sees is stored.
-    private func commit(_ runtime: StageRuntime) throws(StageError) {
+    func commit(_ runtime: StageRuntime) throws(StageError) {
         defer { batch.start() }
         guard batch.inputRows > 0 || !forward.isEmpty else { return }
         let outcome = try rows.commit(operation: "STREAMING UPDATE", parameters: [

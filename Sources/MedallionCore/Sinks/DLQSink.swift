@@ -101,9 +101,7 @@ package final class DLQSink {
     private func take(_ line: UnsafeRawBufferPointer, length: Int, tooLong: Bool, input: String, number: Int) {
         // A stage's position mark: its stream is handled up to there. Not a record.
         if !tooLong, line.starts(with: Self.markPrefix), let mark = PositionMark.parse(line), let stage = mark.stage {
-            let key = Array((stage + "/" + mark.source).utf8)
-            let slot = key.withUnsafeBytes { rows.position(key: $0, partition: mark.partition) }
-            if !rows.isCommitted(slot, offset: mark.offset) { rows.markPending(slot, offset: mark.offset) }
+            rows.advance(to: mark, key: stage + "/" + mark.source)
             batch.marks += 1
             marksSeen += 1
             forward.append(contentsOf: line)

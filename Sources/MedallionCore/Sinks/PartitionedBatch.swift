@@ -97,6 +97,13 @@ package final class PartitionedBatch {
         return false
     }
 
+    /// Records a position mark as if a record had been stored at its offset.
+    package func advance(to mark: PositionMark, key: String? = nil) {
+        let bytes = Array((key ?? mark.source).utf8)
+        let slot = bytes.withUnsafeBytes { position(key: $0, partition: mark.partition) }
+        if !isCommitted(slot, offset: mark.offset) { markPending(slot, offset: mark.offset) }
+    }
+
     @inline(__always)
     package func markPending(_ position: Int, offset: Int64) {
         positions[position].pending = max(positions[position].pending ?? -1, offset)

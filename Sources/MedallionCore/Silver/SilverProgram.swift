@@ -136,7 +136,10 @@ package struct SilverProgram: Sendable {
                                      ("_source_id", .string, .sourceID), ("_source_partition", .long, .sourcePartition),
                                      ("_source_offset", .long, .sourceOffset)] {
             if byPath[name] != nil {
-                throw ConfigProblem(file: "schemas/event_types/\(eventType)", line: 1, keyPath: "properties", message: "payload field '\(name)' collides with a reserved Silver column", fix: "rename the field")
+                let owner = leafFiles[name] ?? (columns[byPath[name]!].origin == .payload([name]) ? "schemas/event_types/\(eventType)" : file)
+                throw ConfigProblem(file: owner, line: 1, keyPath: "properties.\(name)",
+                                    message: "'\(name)' collides with a reserved Silver column (attributes, _rescued_data, _quality_warnings, _source_*)",
+                                    fix: "rename the field")
             }
             columns.append(SilverColumn(name: name, type: type, origin: origin, fieldPath: name))
             byPath[name] = columns.count - 1

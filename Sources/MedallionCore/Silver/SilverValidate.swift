@@ -158,7 +158,7 @@ package final class SilverValidate: EnvelopeSink {
     /// statistics; the state then keeps the window behind the newest row, as a
     /// running process does.
     private static func loadDedup(_ table: Table, program: SilverProgram, tablePath: String, tenant: String?) throws(StageError) {
-        do {
+        do throws(LakeError) {
             let reader = try DeltaTableReader.open(tablePath: tablePath)
             let mine: (DeltaPartitionValues) -> Bool = { values in tenant == nil || values["tenant_id"] == tenant }
             var newest = Int64.min
@@ -205,10 +205,8 @@ package final class SilverValidate: EnvelopeSink {
                 state.evict()
                 table.dedup[i] = state
             }
-        } catch let error as LakeError {
-            throw StageError(error)
         } catch {
-            throw StageError(.software, "\(error)")
+            throw StageError(error)
         }
     }
 

@@ -72,10 +72,12 @@ package struct SilverEvaluator {
         package var position: SourcePosition?
         package var sourceID: String?
 
+        private static let textFields: [EnvelopeField] = [.tenantID, .siteID, .deviceID, .deviceType, .eventType, .eventID, .schemaVersion, .sourceSystem]
+
         /// Reads the fields of a line `checker` found valid.
         package static func read(_ checker: EnvelopeChecker, _ bytes: UnsafeRawBufferPointer, scanner: inout JSONScanner) -> Envelope {
             var strings = EnvelopeStrings()
-            for field in [EnvelopeField.tenantID, .siteID, .deviceID, .deviceType, .eventType, .eventID, .schemaVersion, .sourceSystem] {
+            for field in textFields {
                 strings[field] = checker.stringValue(field, in: bytes)
             }
             var position: SourcePosition?

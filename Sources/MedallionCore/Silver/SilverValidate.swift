@@ -250,8 +250,9 @@ package final class SilverValidate: EnvelopeSink {
 
     func accept(_ line: Line, _ runtime: StageRuntime) throws(StageError) {
         let bytes = line.bytes
-        let eventType = checker.stringValue(.eventType, in: bytes) ?? ""
-        let tenant = checker.stringValue(.tenantID, in: bytes)
+        let envelope = SilverEvaluator.Envelope.read(checker, bytes, scanner: &sourceScanner)
+        let eventType = envelope.strings[.eventType] ?? ""
+        let tenant = envelope.strings[.tenantID]
         guard let table = tables[eventType] else {
             batch.dlqRows += 1
             try runtime.reject(line, Rejection(.unknownEventType, field: "event_type",
@@ -259,7 +260,6 @@ package final class SilverValidate: EnvelopeSink {
                 source: sourceBytes(bytes), tenantID: tenant, eventType: eventType)
             return
         }
-        let envelope = SilverEvaluator.Envelope.read(checker, bytes, scanner: &sourceScanner)
         let strings = envelope.strings
         let position = envelope.position
         let sourceID = envelope.sourceID

@@ -138,16 +138,15 @@ package enum Timestamp {
         appendPadded(d, width: 2, to: &out)
     }
 
+    /// The last `width` decimal digits of a non-negative `value`, zero-padded; no allocation
+    /// (it runs for every timestamp a Silver row forwards).
     private static func appendPadded(_ value: Int, width: Int, to out: inout [UInt8]) {
-        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
-        var v = value
-        var i = width - 1
-        while i >= 0 {
-            digits[i] = UInt8(ascii: "0") + UInt8(v % 10)
-            v /= 10
-            i -= 1
+        var divisor = 1
+        for _ in 1..<width { divisor &*= 10 }
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value / divisor % 10))
+            divisor /= 10
         }
-        out.append(contentsOf: digits)
     }
 }
 

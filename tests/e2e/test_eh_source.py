@@ -134,6 +134,16 @@ def test_consumes_several_partitions_stamps_positions_and_ingest_time_and_reject
     assert s["marks"] == len(marks(out))
 
 
+def test_no_marks_writes_only_records_for_tools_that_do_not_expect_control_lines(cluster):
+    topic, group = fresh("nomarks"), fresh("g")
+    cluster.create_topic(topic, 2)
+    produce_spread(cluster, topic, plain_events(20, 2), 2)
+    status, out, err = run(source_args(cluster, topic, group, "--idle-exit-seconds", "1", "--no-marks"), timeout=60)
+    assert status == 0, err
+    assert len(out.splitlines()) == 20 and marks(out) == []
+    assert summary(err)["marks"] == 0
+
+
 def test_restart_with_resume_from_lake_stores_each_event_exactly_once(cluster, tmp_path):
     """eh-source | bronze-sink, killed (-9) mid-stream, then restarted with --resume-from-lake: the
     Bronze table holds every event exactly once, although the group's committed offsets ran ahead

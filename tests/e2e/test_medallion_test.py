@@ -86,3 +86,16 @@ def test_no_tests_files_is_said_plainly(tmp_path):
     status, _, err = run([binary("medallion"), "test", "--config", str(root)])
     assert status == 78
     assert "no tests" in err and ".tests.yaml" in err
+
+
+def test_check_compiles_the_silver_programs_and_names_the_rules_file(tmp_path):
+    """A schema change that leaves a standardisation on the wrong type passes every per-file check;
+    `medallion check` still catches it, because it builds what silver-validate would run."""
+    root = copy_tree(tmp_path)
+    for v in ("v1.0.json", "v1.1.json"):
+        f = root / "schemas/event_types/thermostat.telemetry" / v
+        f.write_text(f.read_text().replace('"temperature": {"type": "number"', '"temperature": {"type": "integer"'))
+    status, out, err = run([binary("medallion"), "check", "--config", str(root)])
+    assert status == 78, out.decode() + err
+    assert "rules/event_types/thermostat.telemetry.yaml:" in err and "to_celsius on 'temperature'" in err
+    assert 'declare temperature as "type": "number"' in err

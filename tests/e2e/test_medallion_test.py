@@ -99,3 +99,13 @@ def test_check_compiles_the_silver_programs_and_names_the_rules_file(tmp_path):
     assert status == 78, out.decode() + err
     assert "rules/event_types/thermostat.telemetry.yaml:" in err and "to_celsius on 'temperature'" in err
     assert 'declare temperature as "type": "number"' in err
+
+
+def test_an_absurd_unique_window_is_a_configuration_error_not_a_crash(tmp_path):
+    root = copy_tree(tmp_path)
+    rules = root / "rules/event_types/thermostat.telemetry.yaml"
+    rules.write_text(rules.read_text().replace("window: 24h", "window: 200000000000d"))
+    status, _, err = run([binary("medallion"), "check", "--config", str(root)])
+    assert status == 78 and "thermostat.telemetry.yaml:" in err and "longer than ten years" in err
+    status, _, err = run([binary("silver-validate"), "--config", str(root), "--tenant", "acme", "--dry-run"], stdin=b"")
+    assert status == 78, err

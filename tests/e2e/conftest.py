@@ -24,16 +24,25 @@ def run(args, stdin=b"", cwd=None, timeout=120, env=None):
     return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
 
 
-def summary(stderr: str) -> dict:
-    """The stage's one-line JSON summary from its stderr."""
+def events_named(stderr: str, event: str) -> list:
+    """The JSON diagnostic lines of one `event` from a stage's stderr (other lines are skipped)."""
+    found = []
     for line in stderr.splitlines():
         try:
             obj = json.loads(line)
         except ValueError:
             continue
-        if obj.get("event") == "summary":
-            return obj
-    raise AssertionError(f"no summary line in stderr:\n{stderr}")
+        if obj.get("event") == event:
+            found.append(obj)
+    return found
+
+
+def summary(stderr: str) -> dict:
+    """The stage's one-line JSON summary from its stderr."""
+    found = events_named(stderr, "summary")
+    if not found:
+        raise AssertionError(f"no summary line in stderr:\n{stderr}")
+    return found[0]
 
 
 def read_ndjson(path) -> list:

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from conftest import ROOT, SHARED, binary, envelope, line, read_ndjson, run, summary
+from conftest import ROOT, SHARED, binary, envelope, events_named, line, read_ndjson, run, summary
 
 TREE = ["configs", "schemas", "rules", "pipelines"]
 THERMO, DOOR, ENERGY = "thermostat.telemetry", "door.access", "energy.meter"
@@ -123,28 +123,15 @@ RULE_COUNTS = re.compile(r"^(\S+) rule '([^']+)' \((\w+), (\w+)\): passed (\d+),
 def rule_counts(stderr: str) -> dict:
     """{(event_type, rule): (passed, failed)} from the `rule_counts` info lines."""
     out = {}
-    for l in stderr.splitlines():
-        try:
-            obj = json.loads(l)
-        except ValueError:
-            continue
-        if obj.get("event") == "rule_counts":
-            m = RULE_COUNTS.match(obj["msg"])
-            assert m, f"unparseable rule_counts line: {obj['msg']}"
-            out[(m[1], m[2])] = (int(m[5]), int(m[6]))
+    for obj in events_named(stderr, "rule_counts"):
+        m = RULE_COUNTS.match(obj["msg"])
+        assert m, f"unparseable rule_counts line: {obj['msg']}"
+        out[(m[1], m[2])] = (int(m[5]), int(m[6]))
     return out
 
 
 def errors(stderr: str) -> list:
-    msgs = []
-    for l in stderr.splitlines():
-        try:
-            obj = json.loads(l)
-        except ValueError:
-            continue
-        if obj.get("event") == "error":
-            msgs.append(obj["msg"])
-    return msgs
+    return [obj["msg"] for obj in events_named(stderr, "error")]
 
 
 def delta_check(table):

@@ -32,11 +32,7 @@ package struct QualityCountsWriter {
     private var table: DeltaTableWriter
 
     package init(lakeRoot: String) throws(StageError) {
-        do {
-            table = try DeltaTableWriter.openOrCreate(at: lakeRoot + "/" + Self.tableSubpath, schema: Self.schema)
-        } catch {
-            throw StageError(error)
-        }
+        table = try DeltaTableWriter.openAuditTable(lakeRoot: lakeRoot, subpath: Self.tableSubpath, schema: Self.schema)
     }
 
     /// Appends one batch's counts in one commit.
@@ -61,8 +57,7 @@ package struct QualityCountsWriter {
             if let v = row.tableVersion { c[13].append(int64: v) } else { c[13].appendNull() }
         }
         do {
-            let add = try table.writeDataFile(partitionValues: [], columns: c)
-            _ = try table.commit([add], info: DeltaCommitInfo(operation: "WRITE", operationParameters: ["mode": "Append"]))
+            try table.appendFile(c)
         } catch {
             throw StageError(error)
         }

@@ -58,11 +58,7 @@ package struct AuditWriter {
     private var table: DeltaTableWriter
 
     package init(lakeRoot: String) throws(StageError) {
-        do {
-            table = try DeltaTableWriter.openOrCreate(at: lakeRoot + "/" + Self.tableSubpath, schema: Self.schema)
-        } catch {
-            throw StageError(error)
-        }
+        table = try DeltaTableWriter.openAuditTable(lakeRoot: lakeRoot, subpath: Self.tableSubpath, schema: Self.schema)
     }
 
     package mutating func append(_ record: AuditRecord) throws(LakeError) {
@@ -80,7 +76,24 @@ package struct AuditWriter {
         c[10].append(string: record.status)
         if let error = record.error { c[11].append(string: error) } else { c[11].appendNull() }
         if let v = record.tableVersion { c[12].append(int64: v) } else { c[12].appendNull() }
-        let add = try table.writeDataFile(partitionValues: [], columns: c)
-        _ = try table.commit([add], info: DeltaCommitInfo(operation: "WRITE", operationParameters: ["mode": "Append"]))
+        try table.appendFile(c)
+    }
+}
+
+extension DeltaTableWriter {
+    /// Opens (or creates) a small unpartitioned table under the storage root
+    /// (`audit/audit_pipeline_batches`, `audit/quality_rule_counts`).
+    static func openAuditTable(lakeRoot: String, subpath: String, schema: DeltaSchema) throws(StageError) -> DeltaTableWriter {
+        do {
+            return try DeltaTableWriter.openOrCreate(at: lakeRoot + "/" + subpath, schema: schema)
+        } catch {
+            throw StageError(error)
+        }
+    }
+
+    /// Writes `columns` as one file of an unpartitioned table and commits it as a blind append.
+    mutating func appendFile(_ columns: [ColumnBuffer]) throws(LakeError) {
+        let add = try writeDataFile(partitionValues: [], columns: columns)
+        _ = try commit([add], info: DeltaCommitInfo(operation: "WRITE", operationParameters: ["mode": "Append"]))
     }
 }

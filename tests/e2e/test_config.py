@@ -13,7 +13,7 @@ from conftest import BIN, ROOT, binary, envelope, line, read_ndjson, run
 
 TREE = ["configs", "schemas", "rules", "pipelines"]
 FIXTURES = ROOT / "Tests" / "MedallionCoreTests" / "Config" / "Fixtures" / "broken"
-DOCS = ["configuration.md", "onboarding-tenant.md", "onboarding-event-type.md", "runbook.md"]
+DOCS = ["configuration.md", "onboarding-tenant.md", "onboarding-event-type.md", "runbook.md", "platform-context.md"]
 
 
 def copy_tree(dest: pathlib.Path) -> pathlib.Path:

@@ -30,6 +30,7 @@ package struct BronzeSinkCommand: ParsableCommand {
     package init() {}
 
     package func validate() throws {
+        try location.requireConfigForEnv()
         try standard.requireSingleInput("bronze-sink")
         if location.config == nil { try sink.requireLake() }
     }
@@ -37,7 +38,8 @@ package struct BronzeSinkCommand: ParsableCommand {
     package func run() throws {
         let settings = try location.settings(stage: "bronze-sink", tenant: policyFlags.tenant)
         let policy = policyFlags.policy(settings: settings)
-        let options = sink.sinkOptions(defaultSinkID: "bronze-sink", tenant: policyFlags.tenant, settings: settings)
+        let options = try sink.sinkOptions(stage: "bronze-sink", input: standard.input.first ?? "-", defaultSinkID: "bronze-sink",
+                                           tenant: policyFlags.tenant, settings: settings, configRoot: location.config)
         try runFilter(stage: "bronze-sink", options: standard) { (runtime) throws(StageError) in
             let sink = try BronzeSink(options: options, policy: policy)
             try sink.run(runtime)

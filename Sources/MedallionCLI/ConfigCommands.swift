@@ -22,23 +22,27 @@ package struct ConfigLocation: ParsableArguments {
         }
     }
 
+    /// `--env` selects an overlay of the tree: without `--config` it would
+    /// silently do nothing, so the filters refuse it.
+    package func requireConfigForEnv() throws {
+        if env != nil, config == nil {
+            throw ValidationError("--env \(env!) selects an overlay of the configuration tree; add --config DIR (or drop --env)")
+        }
+    }
+
     /// The settings of `tenant` when `--config` was given, nil otherwise.
     /// A configuration problem is reported (one JSON line per problem, each
     /// `file:line: error: key: message (fix: ...)`) and exits 78.
-    package func settings(stage: String, tenant: String?) throws(ExitCode) -> TenantSettings? {
+    package func settings(stage: String, tenant: String?, input: String = "-") throws(ExitCode) -> TenantSettings? {
         guard let config else { return nil }
         guard let tenant else {
-            reportError(stage: stage, StageError(.config, "--config needs --tenant T: the settings are per tenant"))
-            throw ExitCode(ExitStatus.config.rawValue)
+            throw failConfiguration(stage: stage, input: input, ["--config needs --tenant T: the settings are per tenant"])
         }
         let tree = ConfigTree.load(root: config, tenant: tenant)
         do {
             return try tree.settings(tenant: tenant, env: env ?? "dev")
         } catch {
-            for problem in error.problems {
-                reportError(stage: stage, StageError(.config, problem.formatted(root: config)))
-            }
-            throw ExitCode(ExitStatus.config.rawValue)
+            throw failConfiguration(stage: stage, input: input, error.problems.map { $0.formatted(root: config) })
         }
     }
 }
@@ -74,20 +78,7 @@ package struct CheckCommand: ParsableCommand {
 
     package func run() throws {
         let root = location.config ?? "."
-        let tree = ConfigTree.load(root: root)
-        var problems = tree.check(envs: location.env.map { [$0] })
-        if problems.isEmpty {
-            // What only compiling the Silver programs finds (a type conflict between schema
-            // versions, a standardisation on a field of the wrong type, a bad rule pattern).
-            var seen = Set<ConfigProblem>()
-            for tenant in tree.tenantNames {
-                do {
-                    _ = try ConfigTree.silverPrograms(root: root, tenant: tenant, env: location.env ?? "dev")
-                } catch {
-                    problems += error.problems.filter { seen.insert($0).inserted }
-                }
-            }
-        }
+        let (tree, problems) = ConfigTree.checkAll(root: root, envs: location.env.map { [$0] })
         if !problems.isEmpty {
             printProblems(problems, root: root)
             writeStderr("\(problems.count) problem\(problems.count == 1 ? "" : "s") in \(root)\n")
@@ -180,8 +171,8 @@ func writeScaffold(_ make: () throws(Scaffold.Refusal) -> Scaffold, root: String
         let scaffold = try make()
         let written = try ConfigTree.write(scaffold, root: root)
         for path in written { print("created \(ConfigPath.join(root, path))") }
-        print("next steps:")
-        for (i, step) in scaffold.nextSteps.enumerated() { print("  \(i + 1). \(step)") }
+        print("next steps (\(scaffold.guide), from step 2):")
+        for (i, step) in scaffold.nextSteps.enumerated() { print("  \(i + 2). \(step)") }
     } catch {
         writeStderr("error: \(error.description)\n")
         switch error {

@@ -11,7 +11,9 @@ package struct EHSourceCommand: ParsableCommand {
         abstract: "Read Event Hubs (Kafka endpoint), a Capture archive, an NDJSON replay or the generator; write NDJSON with _source positions.",
         discussion: """
         Exactly one mode:
-          live      --topic HUB (or EntityPath in the connection string): a consumer group on the Kafka endpoint
+          live      --topic HUB (or EntityPath in the connection string): a consumer group on the Kafka endpoint;
+                    or --config DIR --tenant T [--env E]: hub, consumer group and connection-string variable
+                    from the tenant's eventhubs settings (flags override them; --resume starts at its lake)
           replay    --replay [FILE...]: NDJSON files or stdin ('-'); *.zst decompressed; --follow tails a growing file
           generate  --generate: deterministic sample events (--count, --seed, --bad-rate)
           capture   --capture-dir DIR: Event Hubs Capture Avro files, in partition and time order
@@ -56,12 +58,14 @@ package struct EHSourceCommand: ParsableCommand {
     var plaintext = false
     @Option(name: .long, help: ArgumentHelp("host:port of the brokers (default with a connection string: <namespace>:9093).", valueName: "host:port"))
     var bootstrap: String?
-    @Option(name: .long, help: "Kafka consumer group (Kafka groups are separate from Event Hubs consumer groups).")
-    var group: String = "medallion-eh-source"
+    @Option(name: .long, help: "Kafka consumer group (default: the tenant's eventhubs.consumer_group with --config, else medallion-eh-source).")
+    var group: String?
     @Option(name: .long, help: "Where a partition starts without a committed position: earliest or latest.")
     var start: String = "earliest"
     @Option(name: .long, help: ArgumentHelp("Start each partition after the lowest offset the pipeline's sinks stored under <dir> (txn actions of bronze/events and each silver/<event_type>); repeat for several lakes (the lowest wins).", valueName: "dir"))
     var resumeFromLake: [String] = []
+    @Flag(name: .long, help: "Live with --config: start each partition at the slowest of the pipeline's sinks in the tenant's storage.root (as --resume-from-lake ROOT).")
+    var resume = false
     @Option(name: .long, help: ArgumentHelp("With --resume-from-lake: only this Bronze sink's txns (default: any sink of the table).", valueName: "id"))
     var resumeSinkId: String?
     @Option(name: .long, help: ArgumentHelp("Exit 75 when every broker stays unreachable this long.", valueName: "seconds"))
@@ -106,8 +110,14 @@ package struct EHSourceCommand: ParsableCommand {
     package init() {}
 
     private var modeCount: Int {
-        [topic != nil || (connectionStringEnv != nil && !replay && !generate && captureDir == nil), replay, generate, captureDir != nil]
-            .filter { $0 }.count
+        [isLive, replay, generate, captureDir != nil].filter { $0 }.count
+    }
+
+    /// Live unless another mode is named: --topic, a connection string, or
+    /// a tenant's eventhubs settings from the tree.
+    private var isLive: Bool {
+        guard !replay, !generate, captureDir == nil else { return topic != nil }
+        return topic != nil || connectionStringEnv != nil || fleet.config != nil
     }
 
     package func validate() throws {
@@ -121,7 +131,16 @@ package struct EHSourceCommand: ParsableCommand {
             throw ValidationError("file arguments are for --replay; add --replay or remove \(files[0])")
         }
         if follow, !replay { throw ValidationError("--follow works with --replay only") }
-        if fleet.config != nil, !generate { throw ValidationError("--config DIR (the fleet to generate) works with --generate only") }
+        if fleet.config != nil, !generate, !isLive {
+            throw ValidationError("--config DIR works in live mode (the tenant's eventhubs settings) and with --generate; replays and Capture files carry their own positions")
+        }
+        if isLive, fleet.config != nil, fleet.tenant == nil {
+            throw ValidationError("live mode with --config needs --tenant T: the Event Hubs settings are per tenant")
+        }
+        if resume {
+            guard isLive, fleet.config != nil else { throw ValidationError("--resume starts at the tenant's lake: it needs live mode with --config DIR --tenant T (or use --resume-from-lake DIR)") }
+            guard resumeFromLake.isEmpty else { throw ValidationError("give --resume or --resume-from-lake DIR, not both") }
+        }
         if replay, sourceId != nil, files.count > 1 {
             throw ValidationError("--source-id with several replay files would give their lines the same positions; replay one file per --source-id")
         }
@@ -131,7 +150,7 @@ package struct EHSourceCommand: ParsableCommand {
         if isLive {
             if plaintext {
                 guard bootstrap != nil else { throw ValidationError("--plaintext needs --bootstrap host:port") }
-            } else if connectionStringEnv == nil {
+            } else if connectionStringEnv == nil, fleet.config == nil {
                 throw ValidationError("live mode needs --connection-string-env NAME (the variable holding the Event Hubs connection string), or --plaintext --bootstrap host:port for a local peer")
             }
             for property in kafkaProperty {
@@ -147,8 +166,6 @@ package struct EHSourceCommand: ParsableCommand {
         }
     }
 
-    private var isLive: Bool { topic != nil || (connectionStringEnv != nil && !replay && !generate && captureDir == nil) }
-
     func makeMode() throws(StageError) -> EHSourceOptions.Mode {
         if replay { return .replay(paths: files.isEmpty ? ["-"] : files, follow: follow) }
         if generate {
@@ -162,23 +179,30 @@ package struct EHSourceCommand: ParsableCommand {
             return .generate(config)
         }
         if let captureDir { return .capture(directory: captureDir) }
+        // Flags win; the tenant's eventhubs settings (--config) fill the rest.
+        let tree = try treeSettings()
         let connection: KafkaConsumerSettings.Connection
-        var resolvedTopic = topic
+        var resolvedTopic = topic ?? tree?.eventHubs.hub
         if plaintext {
             connection = .plaintext(bootstrap: bootstrap!)
         } else {
-            let name = connectionStringEnv!
+            let name = connectionStringEnv ?? tree!.eventHubs.connectionStringEnv
+            let named = connectionStringEnv != nil ? "--connection-string-env \(name)" : "eventhubs.connection_string_env \(name) (tenant \(fleet.tenant!), env \(fleet.env))"
             guard let raw = getenv(name), case let value = String(cString: raw), !value.isEmpty else {
-                throw StageError(.config, "--connection-string-env \(name): the variable is not set or empty; export it with the namespace's connection string")
+                throw StageError(.config, "\(named): the variable is not set or empty; export it with the namespace's connection string")
             }
             let parsed = try EventHubsConnection.parse(value, origin: "environment variable \(name)")
+            if let tree, connectionStringEnv == nil, bootstrap == nil,
+               parsed.host.split(separator: ".").first.map(String.init) != tree.eventHubs.namespace {
+                throw StageError(.config, "environment variable \(name) points at namespace \(parsed.host), but tenant \(tree.tenant)'s eventhubs.namespace in env \(fleet.env) is \(tree.eventHubs.namespace) (fix: export the connection string of \(tree.eventHubs.namespace), or correct eventhubs.namespace)")
+            }
             if resolvedTopic == nil { resolvedTopic = parsed.entityPath }
             connection = .eventHubs(connectionString: value, origin: "environment variable \(name)")
         }
         guard let resolvedTopic else {
             throw StageError(.config, "no topic: give --topic HUB, or use a connection string with EntityPath=HUB")
         }
-        var settings = KafkaConsumerSettings(connection: connection, groupID: group)
+        var settings = KafkaConsumerSettings(connection: connection, groupID: group ?? tree?.eventHubs.consumerGroup ?? "medallion-eh-source")
         if !plaintext, let bootstrap { settings.bootstrapOverride = bootstrap }
         settings.start = KafkaStart(rawValue: start)!
         settings.sessionTimeoutMillis = sessionTimeoutMs
@@ -189,8 +213,26 @@ package struct EHSourceCommand: ParsableCommand {
             let eq = p.firstIndex(of: "=")!
             return KafkaProperty(String(p[..<eq]), String(p[p.index(after: eq)...]))
         }
-        let resume = resumeFromLake.isEmpty ? nil : EHSourceOptions.LakeResume(lakeRoots: resumeFromLake, sinkID: resumeSinkId)
+        var lakes = resumeFromLake
+        if resume, let tree {
+            if let scheme = LakeRoot.urlScheme(tree.storageRoot) {
+                throw StageError(.config, "--resume: tenant \(tree.tenant)'s storage.root in env \(fleet.env) is a \(scheme):// URL; this build reads local paths only (fix: mount it and set storage.root to the mount path, or pass --resume-from-lake DIR)")
+            }
+            lakes = [tree.storageRoot]
+        }
+        let resume = lakes.isEmpty ? nil : EHSourceOptions.LakeResume(lakeRoots: lakes, sinkID: resumeSinkId)
         return .kafka(settings, topic: resolvedTopic, resume: resume)
+    }
+
+    /// The tenant's merged settings in live mode with --config, else nil.
+    private func treeSettings() throws(StageError) -> TenantSettings? {
+        guard isLive, let root = fleet.config, let tenant = fleet.tenant else { return nil }
+        do {
+            return try ConfigTree.load(root: root, tenant: tenant).settings(tenant: tenant, env: fleet.env)
+        } catch {
+            for problem in error.problems.dropLast() { reportError(stage: "eh-source", StageError(.config, problem.formatted(root: root))) }
+            throw StageError(.config, error.problems.last?.formatted(root: root) ?? "the configuration tree has problems")
+        }
     }
 
     /// The summary's `input`: what this run reads.
@@ -198,7 +240,7 @@ package struct EHSourceCommand: ParsableCommand {
         if replay { return (files.isEmpty ? ["-"] : files).joined(separator: ",") }
         if generate { return "generate:\(seed)" }
         if let captureDir { return "capture-dir:\(captureDir)" }
-        return "kafka:\(bootstrap ?? "event-hubs")/\(topic ?? "(EntityPath)")"
+        return "kafka:\(bootstrap ?? "event-hubs")/\(topic ?? (fleet.config != nil ? "(eventhubs.hub)" : "(EntityPath)"))"
     }
 
     package func run() throws {

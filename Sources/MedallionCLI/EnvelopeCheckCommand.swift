@@ -32,6 +32,7 @@ package struct EnvelopeCheckCommand: ParsableCommand {
     package init() {}
 
     package func validate() throws {
+        try location.requireConfigForEnv()
         try standard.requireSingleInput("envelope-check")
         if listReasons { return }
         guard policyFlags.tenant != nil || policyFlags.tenants != nil else {

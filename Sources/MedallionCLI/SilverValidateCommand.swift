@@ -47,6 +47,8 @@ package struct SilverValidateCommand: ParsableCommand {
         }
     }
 
+    private var inputLabel: String { standard.input.first ?? "-" }
+
     package func run() throws {
         let stage = SilverValidate.stage
         let only = eventTypes.map { $0.split(separator: ",").map { String($0) } }
@@ -55,16 +57,14 @@ package struct SilverValidateCommand: ParsableCommand {
         do {
             (settings, programs) = try ConfigTree.silverPrograms(root: config, tenant: tenant, env: env, only: only)
         } catch {
-            for problem in error.problems { reportError(stage: stage, StageError(.config, problem.formatted(root: config))) }
-            throw ExitCode(ExitStatus.config.rawValue)
+            throw failConfiguration(stage: stage, input: inputLabel, error.problems.map { $0.formatted(root: config) })
         }
         if let only, let unknown = only.first(where: { !settings.eventTypes.contains($0) }) {
-            reportError(stage: stage, StageError(.config, "--event-types: '\(unknown)' is not enabled for tenant \(tenant) (enabled: \(settings.eventTypes.joined(separator: ", ")))"))
-            throw ExitCode(ExitStatus.config.rawValue)
+            throw failConfiguration(stage: stage, input: inputLabel, ["--event-types: '\(unknown)' is not enabled for tenant \(tenant) (enabled: \(settings.eventTypes.joined(separator: ", ")))"])
         }
         let policy = EnvelopePolicy(pipelineTenant: tenant, allowedEventTypes: programs.map(\.eventType))
         // Per tenant: instances for several tenants may read one shared stream into the same tables.
-        let options = sink.sinkOptions(defaultSinkID: "\(stage).\(tenant)", tenant: tenant, settings: settings)
+        let options = try sink.sinkOptions(stage: stage, input: inputLabel, defaultSinkID: "\(stage).\(tenant)", tenant: tenant, settings: settings, configRoot: config)
         try runFilter(stage: stage, options: standard, dlqInstance: options.sinkID) { (runtime) throws(StageError) in
             let silver = try SilverValidate(options: options, policy: policy, programs: programs)
             try silver.run(runtime)

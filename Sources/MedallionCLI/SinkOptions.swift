@@ -26,6 +26,9 @@ package struct SinkFlags: ParsableArguments {
     @Option(name: .long, help: "zstd level for Parquet pages (1-19, default 1; 1 is both faster and, on event data, smaller than 3).")
     var compressionLevel: Int32?
 
+    @Option(name: .long, help: ArgumentHelp("Flag a committed batch in the audit table (status flagged) when more than this fraction of its records were rejects (default: dlq.max_reject_ratio with --config, else never).", valueName: "fraction"))
+    var maxRejectRatio: Double?
+
     @Flag(name: .long, help: "Parse, batch and forward, but write no table.")
     var dryRun = false
 
@@ -38,6 +41,9 @@ package struct SinkFlags: ParsableArguments {
         if let batchRows, batchRows < 1 { throw ValidationError("--batch-rows must be at least 1") }
         if let batchBytes, batchBytes < 1024 { throw ValidationError("--batch-bytes must be at least 1024") }
         if let flushInterval, flushInterval <= 0 { throw ValidationError("--flush-interval must be positive") }
+        if let maxRejectRatio, !(0...1).contains(maxRejectRatio) {
+            throw ValidationError("--max-reject-ratio must be between 0 and 1")
+        }
         if let compressionLevel, !(1...19).contains(compressionLevel) {
             throw ValidationError("--compression-level must be 1 to 19")
         }
@@ -52,8 +58,26 @@ package struct SinkFlags: ParsableArguments {
     }
 
     /// Flags first, then the tenant's settings from the tree, then defaults.
-    package func sinkOptions(defaultSinkID: String, tenant: String?, settings: TenantSettings? = nil) -> SinkOptions {
-        var o = SinkOptions(lakeRoot: lake ?? settings?.storageRoot ?? ".", sinkID: sinkId ?? defaultSinkID)
+    /// A storage root that is a URL (`abfss://...`, the production form) is
+    /// refused with exit 78: this build writes local paths only, and taking
+    /// the URL as a directory name would quietly write beside the lake.
+    package func sinkOptions(stage: String, input: String, defaultSinkID: String, tenant: String?,
+                             settings: TenantSettings? = nil, configRoot: String? = nil) throws(ExitCode) -> SinkOptions {
+        let root = lake ?? settings?.storageRoot ?? "."
+        if let scheme = LakeRoot.urlScheme(root) {
+            let origin: String
+            if lake != nil {
+                origin = "--lake \(root)"
+            } else if let at = settings?.storageRootOrigin {
+                origin = "\(ConfigPath.join(configRoot ?? ".", at.file)):\(at.line): storage.root \(root)"
+            } else {
+                origin = "storage.root \(root)"
+            }
+            throw failConfiguration(stage: stage, input: input, [
+                "\(origin): this build writes tables to local paths only, not to \(scheme):// URLs (fix: mount the container "
+                + "(e.g. blobfuse2 or an ADLS mount) and set storage.root to the mount path in this environment's overlay, or pass --lake DIR)"])
+        }
+        var o = SinkOptions(lakeRoot: root, sinkID: sinkId ?? defaultSinkID)
         o.pipeline = pipeline
         o.tenant = tenant
         o.batchRows = batchRows ?? settings?.batching.rows ?? 100_000
@@ -62,6 +86,7 @@ package struct SinkFlags: ParsableArguments {
         o.dryRun = dryRun
         o.writeAudit = !noAudit
         o.compressionLevel = compressionLevel ?? settings.map { Int32($0.compressionLevel) } ?? 1
+        o.maxRejectRatio = maxRejectRatio ?? settings?.dlqMaxRejectRatio
         return o
     }
 }

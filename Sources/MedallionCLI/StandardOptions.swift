@@ -62,6 +62,7 @@ package func runFilter(
         runtime = try StageRuntime(options: runtimeOptions)
     } catch {
         reportError(stage: stage, error)
+        StageRuntime.emitNotStartedSummary(stage: stage, input: summaryInput ?? options.input.joined(separator: ","), error: error.message)
         throw ExitCode(error.exitStatus.rawValue)
     }
     do {
@@ -77,6 +78,16 @@ package func runFilter(
         runtime.emitSummary(status: error.code == .brokenPipe ? "broken_pipe" : "failed", error: error.message)
         throw ExitCode(error.exitStatus.rawValue)
     }
+}
+
+/// Reports configuration problems found before a filter starts (one JSON
+/// line each, `file:line: error: ...`), then the summary of a stage that
+/// read nothing, and exits 78.
+package func failConfiguration(stage: String, input: String, _ messages: [String]) -> ExitCode {
+    for message in messages { reportError(stage: stage, StageError(.config, message)) }
+    StageRuntime.emitNotStartedSummary(stage: stage, input: input,
+        error: messages.count == 1 ? messages[0] : "\(messages.count) configuration problems (listed above)")
+    return ExitCode(ExitStatus.config.rawValue)
 }
 
 /// Prints an error as one JSON line on stderr.

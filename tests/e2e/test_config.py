@@ -53,6 +53,29 @@ def test_broken_config_is_reported_with_file_and_line(tmp_path, case):
     assert all(re.search(r"\(fix: .+\)$", p) for p in problems)
 
 
+def test_check_lists_every_problem_at_once_across_files_and_environments(tmp_path):
+    """Problems only compiling the Silver programs finds do not wait for the rest of the tree to be
+    clean, and event types no tenant enables yet are compiled too."""
+    tree = copy_tree(tmp_path)
+    door = tree / "rules/event_types/door.access.yaml"
+    door.write_text(door.read_text().replace("    kind: regex\n    field: badge_id", "    kind: freshness\n    max_age_seconds: 60\n    field: badge_id"))
+    (tree / "configs/tenants/globex/tenant.yaml").write_text(
+        (tree / "configs/tenants/globex/tenant.yaml").read_text() + "colour: blue\n")
+    # A new event type no tenant enables yet: its rules are compiled all the same.
+    status, _, err = medallion("onboard", "event-type", "pump.pressure", "--config", str(tree))
+    assert status == 0, err
+    pump = tree / "rules/event_types/pump.pressure.yaml"
+    pump.write_text(pump.read_text() + "derive:\n  - {name: local_day, fn: local_date, field: site_id}\n")
+    status, _, err = medallion("check", "--config", str(tree))
+    assert status == 78
+    problems = [l for l in err.splitlines() if ": error: " in l]
+    assert any("door.access.yaml:" in p and "freshness needs a timestamp field" in p for p in problems), problems
+    assert any("globex/tenant.yaml:" in p and "colour" in p for p in problems), problems
+    assert any("pump.pressure.yaml:" in p and "derive[0].field" in p for p in problems), problems
+    assert len(problems) == 3, problems
+    assert err.rstrip().endswith(f"3 problems in {tree}")
+
+
 def test_config_show_merges_and_redacts(tmp_path):
     env = dict(os.environ, ACME_PROD_EVENTHUBS_CONNECTION="Endpoint=sb://x/;SharedAccessKey=TOPSECRET")
     status, out, err = medallion("config", "show", "--config", str(ROOT), "--tenant", "acme", "--env", "prod",
@@ -98,6 +121,21 @@ def test_onboarding_a_tenant_and_an_event_type_needs_no_code(tmp_path):
     assert sum(1 for r in read_ndjson(dlq) if r["reason"] == "unknown_event_type") == 1
 
 
+@pytest.mark.parametrize("kind,name,guide", [("tenant", "wayne", "onboarding-tenant.md"),
+                                             ("event-type", "pump.pressure", "onboarding-event-type.md")])
+def test_onboard_prints_the_next_steps_of_its_guide(tmp_path, kind, name, guide):
+    tree = copy_tree(tmp_path)
+    status, out, err = medallion("onboard", kind, name, "--config", str(tree))
+    assert status == 0, err
+    text = out.decode()
+    assert f"next steps (docs/{guide}, from step 2):" in text
+    printed = re.findall(r"^  (\d+)\. ([^:]+):", text, flags=re.M)
+    headings = re.findall(r"^## (\d+)\. (.+)$", (ROOT / "docs" / guide).read_text(), flags=re.M)
+    # Step 1 of each guide is the scaffold itself; every later step is printed, in order, by its title.
+    assert printed == headings[1:], f"onboard {kind} prints {printed}, docs/{guide} has {headings}"
+    assert name in text
+
+
 def test_onboard_refuses_to_overwrite_and_unsafe_names(tmp_path):
     tree = copy_tree(tmp_path)
     before = (tree / "configs/tenants/acme/tenant.yaml").read_bytes()
@@ -115,8 +153,12 @@ def test_filter_with_a_broken_tree_exits_78_naming_file_and_line(tmp_path):
     path.write_text(path.read_text().replace("event_types: [", "event_typez: ["))
     status, out, err = run([binary("envelope-check"), "--config", str(tree), "--tenant", "acme"], line(envelope()))
     assert status == 78 and out == b""
-    msgs = [json.loads(l)["msg"] for l in err.splitlines()]
+    events = [json.loads(l) for l in err.splitlines()]
+    msgs = [e["msg"] for e in events if e["event"] == "error"]
     assert any(m.startswith(f"{path}:9: error: event_typez: unknown key") for m in msgs), msgs
+    # ... and still the one summary line a supervisor expects, saying nothing was read.
+    summary_line = [e for e in events if e["event"] == "summary"]
+    assert len(summary_line) == 1 and summary_line[0]["status"] == "failed" and summary_line[0]["rows_in"] == 0
 
 
 def test_flags_override_the_tree(tmp_path):

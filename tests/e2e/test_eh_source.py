@@ -425,6 +425,60 @@ def test_unreachable_brokers_exit_75_after_max_retry_seconds_with_json_diagnosti
     assert summary(err)["status"] == "failed" and "unreachable" in summary(err)["error"]
 
 
+def tenant_tree(tmp_path, hub, group, lake):
+    """A copy of the bundled tree whose tenant acme (dev) reads `hub` with consumer group `group`."""
+    from conftest import ROOT
+    import shutil
+    tree = tmp_path / "tree"
+    for name in ["configs", "schemas", "rules", "pipelines"]:
+        shutil.copytree(ROOT / name, tree / name)
+    (tree / "configs/tenants/acme/dev.yaml").write_text(
+        f"version: 1\nstorage:\n  root: {lake}\neventhubs:\n  hub: {hub}\n  consumer_group: {group}\n")
+    return tree
+
+
+def test_live_mode_takes_hub_group_and_resume_lake_from_the_tenants_settings(cluster, tmp_path):
+    """eh-source --config DIR --tenant T reads the tenant's eventhubs.hub with its consumer_group, and
+    --resume starts at the tenant's own storage root: nothing but configuration names the topic."""
+    topic, group = fresh("tree"), fresh("g")
+    cluster.create_topic(topic, 2)
+    recs = plain_events(50, 2)
+    produce_spread(cluster, topic, recs, 2)
+    lake = tmp_path / "lake"
+    tree = tenant_tree(tmp_path, topic, group, lake)
+    args = [binary("eh-source"), "--config", str(tree), "--tenant", "acme", "--env", "dev", "--plaintext",
+            "--bootstrap", cluster.bootstrap, *MOCK_FLAGS, "--idle-exit-seconds", "1", "--resume"]
+    status, out, err = run(args, timeout=60)
+    assert status == 0, err
+    assert sorted(json.loads(l)["event_id"] for l in records(out)) == sorted(r["event_id"] for r in recs)
+    events_ = json_lines(err)
+    assert any(e["event"] == "partitions_assigned" for e in events_)
+    assert summary(err)["input"].endswith("/(eventhubs.hub)")
+    # The consumer group is the tenant's: its committed offsets now cover the topic, so a second run
+    # without --resume reads nothing.
+    args.remove("--resume")
+    status, out, err = run(args, timeout=60)
+    assert status == 0, err
+    assert records(out) == []
+
+
+def test_live_mode_from_the_tree_refuses_a_connection_string_of_another_namespace(tmp_path):
+    tree = tenant_tree(tmp_path, "telemetry", "medallion", tmp_path / "lake")
+    env = dict(os.environ, ACME_EVENTHUBS_CONNECTION="Endpoint=sb://someone-else.servicebus.windows.net/;"
+                                                     "SharedAccessKeyName=listen;SharedAccessKey=c2VjcmV0")
+    status, _, err = run([binary("eh-source"), "--config", str(tree), "--tenant", "acme", "--max-retry-seconds", "1"],
+                         env=env, timeout=30)
+    assert status == 78, err
+    assert "someone-else.servicebus.windows.net" in err and "acme-dev-ehns" in err and "c2VjcmV0" not in err
+    env.pop("ACME_EVENTHUBS_CONNECTION")
+    status, _, err = run([binary("eh-source"), "--config", str(tree), "--tenant", "acme"], env=env, timeout=30)
+    assert status == 78 and "eventhubs.connection_string_env ACME_EVENTHUBS_CONNECTION" in err
+    # A URL storage root cannot be resumed from (this build reads local paths only).
+    status, _, err = run([binary("eh-source"), "--config", str(tree), "--tenant", "acme", "--env", "prod",
+                          "--plaintext", "--bootstrap", "127.0.0.1:1", "--resume"], timeout=30)
+    assert status == 78 and "abfss://" in err
+
+
 def test_connection_string_is_never_logged(tmp_path):
     secret = "c2VjcmV0LWtleS1kby1ub3QtbG9n="
     env = dict(os.environ, EH_CONN=f"Endpoint=sb://medallion-test.invalid/;SharedAccessKeyName=listen;"

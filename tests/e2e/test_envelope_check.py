@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -87,6 +88,100 @@ def test_hostile_input_becomes_dlq_records_and_never_crashes(tmp_path):
     assert s["rows_in"] == s["rows_out"] + s["rows_dlq"] == 2 * len(cases) + 1
 
 
+def with_key(raw_key: bytes, value: bytes = b'"x"', rec=None) -> bytes:
+    """A valid envelope line with one more top-level member, written exactly as given (before the newline)."""
+    return line(rec or envelope())[:-2] + b"," + raw_key + b":" + value + b"}\n"
+
+
+def rejected_alone(tmp_path, bad: bytes, *flags):
+    """Runs envelope-check over `bad` followed by a valid line; returns the one DLQ record (the valid line passes)."""
+    good = line(envelope(event_id="e-good"))
+    dlq = tmp_path / "dlq.ndjson"
+    status, out, err = run([binary("envelope-check"), *(flags or CHECK), "--dlq", str(dlq)], bad + good)
+    assert status == 0, err
+    assert out == good
+    [rec] = read_ndjson(dlq)
+    assert rec["stage"] == "envelope-check" and rec["line"] == 1 and rec["raw_truncated"] is False
+    assert rec["raw"].encode() + b"\n" == bad and rec["raw_length"] == len(bad) - 1  # the raw line, byte for byte
+    s = summary(err)
+    assert (s["rows_in"], s["rows_out"], s["rows_dlq"]) == (2, 1, 1)
+    return rec
+
+
+# docs/envelope.md: a top-level key that is neither an envelope field nor reserved ('_...') is unknown_field,
+# usually a typo; the record names the key as it was meant (decoded when written with escapes).
+@pytest.mark.parametrize("raw_key, field", [
+    (b'"tenantId"', "tenantId"),
+    (b'"Tenant_id"', "Tenant_id"),  # keys are case-sensitive
+    (b'"tenant_id "', "tenant_id "),
+    (b'"payload2"', "payload2"),
+    (b'"x\\u00e9"', "x\u00e9"),  # an escaped key is decoded to name it
+    (b'"_source\\u0031"', "_source1"),  # a reserved key must be written literally
+])
+def test_an_unknown_top_level_key_is_unknown_field_naming_it(tmp_path, raw_key, field):
+    bad = with_key(raw_key)
+    rec = rejected_alone(tmp_path, bad)
+    assert (rec["reason"], rec["field"]) == ("unknown_field", field), rec
+    assert (rec["tenant_id"], rec["event_type"]) == ("acme", "thermostat.telemetry")
+
+
+def test_reserved_underscore_keys_are_carried_not_unknown(tmp_path):
+    data = with_key(b'"_trace"', b'{"id":"t-1"}') + with_key(b'"_"', b"[1]")
+    status, out, err = run([binary("envelope-check"), *CHECK, "--dlq", str(tmp_path / "d")], data)
+    assert status == 0 and out == data, err
+    assert summary(err)["rows_dlq"] == 0
+
+
+# docs/envelope.md and dlq.md: site_id, device_id, device_type, event_id and source_system are non-blank strings;
+# tenant_id and event_type must match [a-z0-9]...; the empty string or a value of only spaces is empty_field, the
+# first check on an id or text field.
+TEXT_FIELDS = ["tenant_id", "site_id", "device_id", "device_type", "event_type", "event_id", "source_system"]
+
+
+@pytest.mark.parametrize("field", TEXT_FIELDS)
+@pytest.mark.parametrize("value", ["", " ", "   "], ids=["empty", "one-space", "spaces"])
+def test_an_empty_or_blank_id_or_text_field_is_empty_field(tmp_path, field, value):
+    bad = line(envelope(**{field: value}))
+    rec = rejected_alone(tmp_path, bad)
+    assert (rec["reason"], rec["field"]) == ("empty_field", field), rec
+    assert field in rec["message"]
+
+
+# docs/envelope.md: at most 256 bytes (UTF-8 bytes, not characters, of the value as decoded).
+LONG_FIELDS = ["site_id", "device_id", "device_type", "event_id", "source_system"]
+
+
+def with_value(field: str, raw_json: bytes) -> bytes:
+    """A valid envelope line whose `field` is written exactly as `raw_json` (a JSON string literal)."""
+    return line(envelope(**{field: "@@value@@"})).replace(b'"@@value@@"', raw_json)
+
+
+LONG = {  # value as written -> its length in bytes once decoded
+    b'"' + b"x" * 257 + b'"': 257,
+    '"{}x"'.format("\u00e9" * 128).encode(): 257,  # 129 characters
+    '"{}"'.format("\u20ac" * 86).encode(): 258,  # 86 characters
+    b'"' + b"\\u0078" * 257 + b'"': 257,  # escapes: 1542 bytes on the wire
+}
+FITS = [b'"' + b"x" * 256 + b'"', '"{}"'.format("\u00e9" * 128).encode(), b'"' + b"\\u0078" * 256 + b'"']
+
+
+@pytest.mark.parametrize("field", LONG_FIELDS)
+@pytest.mark.parametrize("raw_json", list(LONG), ids=["ascii", "two-byte", "three-byte", "escaped"])
+def test_an_id_longer_than_256_bytes_is_field_too_long(tmp_path, field, raw_json):
+    bad = with_value(field, raw_json)
+    rec = rejected_alone(tmp_path, bad)
+    assert (rec["reason"], rec["field"]) == ("field_too_long", field), rec
+    assert f"{LONG[raw_json]} bytes" in rec["message"] and "256" in rec["message"], rec["message"]
+
+
+@pytest.mark.parametrize("field", LONG_FIELDS)
+def test_an_id_of_exactly_256_bytes_passes_byte_for_byte(tmp_path, field):
+    data = b"".join(with_value(field, raw_json) for raw_json in FITS)
+    status, out, err = run([binary("envelope-check"), *CHECK, "--dlq", str(tmp_path / "d")], data)
+    assert status == 0, err
+    assert out == data, read_ndjson(tmp_path / "d")
+
+
 def test_the_dlq_defaults_to_a_file_named_in_the_summary(tmp_path):
     status, out, err = run([binary("envelope-check"), *CHECK], b"nope\n" + line(envelope()), cwd=tmp_path)
     assert status == 0
@@ -152,22 +247,93 @@ def test_help_documents_the_default_dlq_location():
     assert b"envelope-check.dlq.ndjson" in out or b"<stage>.dlq.ndjson" in out
 
 
-def test_closed_downstream_pipe_exits_74_and_says_so_once(tmp_path):
-    data = line(envelope()) * 200_000
-    src = tmp_path / "in.ndjson"
+def stderr_json_lines(err: str) -> list:
+    """Every stderr line parsed: stderr carries JSON lines only (docs/cli.md), so a line that is not JSON fails."""
+    return [json.loads(l) for l in err.splitlines()]
+
+
+# The reader takes `read` bytes, then goes away. The contract (docs/cli.md, exit 74): the stage stops, says so ONCE on
+# stderr and never claims undelivered records were delivered. A line counts as delivered once the kernel accepted it,
+# and the kernel cannot have accepted more than what the reader read plus what sat in the pipe when it closed.
+@pytest.mark.parametrize("read", [0, 100, 300_000])
+def test_closed_downstream_pipe_exits_74_and_says_so_once(tmp_path, read):
+    import fcntl
+    import select
+    good, bad = line(envelope()), b"nope\n"
+    data = b"".join(bad if i % 10 == 3 else good for i in range(200_000))
+    src, dlq = tmp_path / "in.ndjson", tmp_path / "d"
     src.write_bytes(data)
-    proc = subprocess.Popen([binary("envelope-check"), *CHECK, "--input", str(src), "--dlq", str(tmp_path / "d")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc.stdout.read(100)
-    proc.stdout.close()  # the reader goes away
+    r, w = os.pipe()
+    proc = subprocess.Popen([binary("envelope-check"), *CHECK, "--input", str(src), "--dlq", str(dlq)],
+                            stdout=w, stderr=subprocess.PIPE)
+    os.close(w)
+    try:
+        # Output has appeared, so the stage has set up (and grown) its end of the pipe before we measure it.
+        assert select.select([r], [], [], 60)[0], "no output within 60 s"
+        got = b""
+        while len(got) < read:
+            chunk = os.read(r, read - len(got))
+            assert chunk, "stdout ended early"
+            got += chunk
+        capacity = fcntl.fcntl(r, fcntl.F_GETPIPE_SZ)
+    finally:
+        os.close(r)  # the reader goes away
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 74
-    err = err.decode()
-    assert err.count("broken_pipe") >= 1
-    s = summary(err)
-    assert s["status"] == "broken_pipe"
-    assert s["rows_out"] < 200_000 and s["rows_undelivered"] > 0
+    assert proc.returncode == 74, err
+    assert data.replace(bad, b"").startswith(got)
+    diagnostics = stderr_json_lines(err.decode())
+    assert [d["event"] for d in diagnostics].count("broken_pipe") == 1, diagnostics  # said once...
+    assert [d["event"] for d in diagnostics if d["level"] == "error"] == ["broken_pipe", "summary"], diagnostics  # ...only
+    [s] = [d for d in diagnostics if d["event"] == "summary"]
+    assert s["status"] == "broken_pipe" and "EPIPE" in s["error"]
+    assert s["rows_undelivered"] > 0
     assert s["rows_in"] == s["rows_out"] + s["rows_dlq"] + s["rows_undelivered"]
+    # Never claims undelivered lines were delivered: rows_out whole lines and bytes_out at most what the kernel took.
+    assert s["rows_out"] * len(good) <= s["bytes_out"] <= read + capacity, (s, capacity)
+    assert s["rows_out"] <= (read + capacity) // len(good)
+    # rows_dlq counts only records that reached the DLQ file.
+    dlq_lines = dlq.read_bytes().splitlines(keepends=True) if dlq.exists() else []
+    assert all(l.endswith(b"\n") for l in dlq_lines)
+    assert s["rows_dlq"] == len(dlq_lines) and {json.loads(l)["reason"] for l in dlq_lines} <= {"invalid_json"}
+
+
+def test_closed_dlq_fifo_exits_74_says_so_once_and_counts_only_what_was_delivered(tmp_path):
+    """The same contract when the reader of the DLQ stream (a FIFO, e.g. dlq-sink) goes away: exit 74, one broken_pipe
+    event, and the summary counts what reached stdout and the DLQ reader, no more."""
+    import fcntl
+    good, bad = line(envelope()), b"nope\n"
+    data = b"".join(bad if i % 2 else good for i in range(200_000))
+    src, fifo, out_path = tmp_path / "in.ndjson", tmp_path / "dlq.fifo", tmp_path / "out.ndjson"
+    src.write_bytes(data)
+    os.mkfifo(fifo)
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen([binary("envelope-check"), *CHECK, "--input", str(src), "--dlq", str(fifo)],
+                                stdout=out, stderr=subprocess.PIPE)
+        r = os.open(fifo, os.O_RDONLY)  # the stage opens the FIFO when it starts
+        try:
+            got = b""
+            while got.count(b"\n") < 3:  # three whole DLQ records, then the reader goes away
+                chunk = os.read(r, 4096)
+                assert chunk, "the DLQ stream ended early"
+                got += chunk
+            capacity = fcntl.fcntl(r, fcntl.F_GETPIPE_SZ)
+        finally:
+            os.close(r)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 74, err
+    diagnostics = stderr_json_lines(err.decode())
+    assert [d["event"] for d in diagnostics if d["level"] == "error"] == ["broken_pipe", "summary"], diagnostics
+    s = diagnostics[-1]
+    assert s["status"] == "broken_pipe" and "dlq.fifo" in s["error"] and s["rows_undelivered"] > 0
+    assert s["rows_in"] == s["rows_out"] + s["rows_dlq"] + s["rows_undelivered"]
+    # stdout (a file) took every line the summary counts, whole
+    out_bytes = out_path.read_bytes()
+    assert out_bytes == good * s["rows_out"] and s["bytes_out"] == len(out_bytes)
+    # the DLQ reader can have been handed at most what it read plus one pipe's worth
+    whole = got[:got.rindex(b"\n") + 1].splitlines()
+    assert [json.loads(l)["reason"] for l in whole] == ["invalid_json"] * len(whole)
+    shortest = min(len(l) + 1 for l in whole)  # later records only grow (line numbers)
+    assert s["rows_dlq"] <= (len(got) + capacity) // shortest, (s, capacity)
 
 
 def test_sigterm_flushes_what_was_read_and_exits_0(tmp_path):
@@ -191,6 +357,118 @@ def test_sigterm_flushes_what_was_read_and_exits_0(tmp_path):
     assert proc.returncode == 0, err
     s = summary(err.decode())
     assert s["status"] == "stopped" and s["rows_out"] == 10
+
+
+STREAM_LINES = 200_000
+
+
+def stream_line(i: int) -> bytes:
+    """Line i of the generated stream for the stop tests: mostly valid envelopes, some rejects of two kinds."""
+    if i % 97 == 5:
+        return b'{"bad":' + str(i).encode() + b"\n"  # invalid_json
+    if i % 89 == 7:
+        return line(envelope(event_id=f"e-{i:08d}", tenant_id="globex"))  # tenant_mismatch
+    return line(envelope(event_id=f"e-{i:08d}"))
+
+
+def is_good(i: int) -> bool:
+    return i % 97 != 5 and i % 89 != 7
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("feed", ["fifo", "stdin"])
+def test_a_stop_signal_while_data_flows_flushes_whole_lines_and_conserves_rows(tmp_path, sig, feed):
+    """SIGTERM/SIGINT mid-stream (docs/cli.md, Signals): exit 0, status stopped, whole lines only on stdout and in the
+    DLQ, rows_in = rows_out + rows_dlq, and the counts are exactly the lines written."""
+    out_path, dlq, err_path = tmp_path / "out.ndjson", tmp_path / "dlq.ndjson", tmp_path / "err"
+    args = [binary("envelope-check"), *CHECK, "--dlq", str(dlq)]
+    if feed == "fifo":
+        fifo = tmp_path / "in.fifo"
+        os.mkfifo(fifo)
+        args += ["--input", str(fifo)]
+    signalled = threading.Event()
+    written = []  # bytes written by the feeder, filled in when it ends
+
+    def feed_lines(fd):
+        # Chunks of an odd size so lines are split across writes; the input never ends before the signal was sent
+        # (the feeder holds the write end open until then), so the stage cannot see EOF first.
+        total, pending = 0, b""
+        try:
+            for i in range(STREAM_LINES):
+                pending += stream_line(i)
+                while len(pending) >= 65_659:
+                    n = os.write(fd, pending[:65_659])
+                    total, pending = total + n, pending[n:]
+            while pending:
+                n = os.write(fd, pending)
+                total, pending = total + n, pending[n:]
+            signalled.wait(120)
+        except BrokenPipeError:
+            pass  # the stage stopped reading and exited
+        finally:
+            written.append(total)
+            os.close(fd)
+
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE if feed == "stdin" else subprocess.DEVNULL,
+                                stdout=out, stderr=err)
+        if feed == "stdin":
+            fd = os.dup(proc.stdin.fileno())
+            proc.stdin.close()
+        else:
+            fd = os.open(fifo, os.O_WRONLY)  # waits for the stage to open its end
+        feeder = threading.Thread(target=feed_lines, args=(fd,), daemon=True)
+        feeder.start()
+        try:
+            # Wait (no fixed sleep) until validated output has reached stdout: data is flowing through the stage.
+            deadline = time.monotonic() + 60
+            while out_path.stat().st_size == 0:
+                assert proc.poll() is None, "the stage exited before it was signalled"
+                assert time.monotonic() < deadline, "no output within 60 s"
+                time.sleep(0.01)
+            proc.send_signal(sig)
+            status = proc.wait(timeout=60)
+        finally:
+            signalled.set()
+            if proc.poll() is None:
+                proc.kill()  # it did not stop: the test fails above, leave nothing running
+                proc.wait()
+            feeder.join(60)
+    err = err_path.read_text()
+    assert status == 0, err
+    s = summary(err)
+    assert s["status"] == "stopped", s
+    assert 0 < s["rows_in"] < STREAM_LINES, s  # stopped mid-stream, not at the end of the input
+    assert "rows_undelivered" not in s, s
+
+    out = out_path.read_bytes()
+    out_lines = out.splitlines(keepends=True)
+    assert out.endswith(b"\n"), "torn last line on stdout"
+    for l in out_lines:
+        json.loads(l)  # every stdout line is a whole JSON line
+    dlq_lines = dlq.read_bytes().splitlines(keepends=True) if dlq.exists() else []
+    assert all(l.endswith(b"\n") for l in dlq_lines), "torn last line in the DLQ"
+    records = [json.loads(l) for l in dlq_lines]
+
+    assert s["rows_in"] == s["rows_out"] + s["rows_dlq"]
+    assert s["rows_out"] == len(out_lines) and s["rows_dlq"] == len(records)
+    assert s["bytes_out"] == len(out)
+
+    # Exactly the first rows_in input lines were handled, in order. The stop may cut the stream inside a line: that
+    # fragment is not a record, so it is neither forwarded nor rejected (a bogus invalid_json reject would outlive
+    # the replay of the real line); its size is reported in the summary and in a stopped_mid_line warning.
+    n = s["rows_in"]
+    events = [json.loads(l) for l in err.splitlines()]
+    if s.get("partial_line_bytes"):
+        assert any(e["event"] == "stopped_mid_line" for e in events)
+        assert s["bytes_in"] == sum(len(stream_line(i)) for i in range(n)) + s["partial_line_bytes"]
+    else:
+        assert not any(e["event"] == "stopped_mid_line" for e in events)
+    whole = range(n)
+    assert out == b"".join(stream_line(i) for i in whole if is_good(i))
+    assert [(r["line"], r["raw"].encode() + b"\n") for r in records] == [(i + 1, stream_line(i)) for i in whole if not is_good(i)]
+    assert {r["reason"] for r in records} <= {"invalid_json", "tenant_mismatch"}
+    assert s["bytes_in"] <= written[0]
 
 
 def test_dlq_to_a_fifo_reader_sees_every_record_and_eof(tmp_path):

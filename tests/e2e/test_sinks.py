@@ -25,7 +25,7 @@ def test_bronze_stores_every_field_with_nulls_in_every_optional_column_across_ma
     plain = envelope(event_id="no-source-no-attributes", attributes=None)  # no _source, no attributes
     reserved = envelope(event_id="with-reserved")
     reserved["_trace"] = {"id": "abc"}
-    escaped = b'{"tenant_id":"acme","site_id":"s\\u002d1\\n","device_id":"d","device_type":"t","event_type":"x.y",' \
+    escaped = b'{"tenant_id":"acme","site_id":"s\\u002d1\\/\\u00e9","device_id":"d","device_type":"t","event_type":"x.y",' \
               b'"event_id":"esc\\u00e9","event_time_utc":"2026-03-01T12:00:00.123456789Z","ingest_time_utc":"2026-03-01T12:00:01+00:00",' \
               b'"schema_version":"1.0","source_system":"s","payload":{"a":"\\"q\\""}}\n'
     data = ndjson(recs) + line(plain) + line(reserved) + escaped
@@ -46,7 +46,7 @@ def test_bronze_stores_every_field_with_nulls_in_every_optional_column_across_ma
     assert p["attributes"] is None and p["_source_id"] is None and p["_source_offset"] is None and p["_reserved"] is None
     assert json.loads(rows["with-reserved"]["_reserved"]) == {"_trace": {"id": "abc"}}
     e = rows["escé"]
-    assert e["site_id"] == "s-1\n"  # escapes decoded in typed columns
+    assert e["site_id"] == "s-1/é"  # escapes decoded in typed columns
     assert e["payload"] == '{"a":"\\"q\\""}'  # JSON text kept exactly
     delta_check(lake / "audit" / "audit_pipeline_batches")
 

@@ -30,6 +30,9 @@ package struct TenantSettings: Sendable, Equatable {
     package var displayName: String?
     package var env: String
     package var storageRoot: String
+    /// The file and line that set `storage.root` (after the merge), for
+    /// errors about the root itself.
+    package var storageRootOrigin: ConfigOrigin?
     package var batching: Batching
     package var compressionLevel: Int
     package var allowedLatenessSeconds: Int
@@ -46,6 +49,7 @@ package struct TenantSettings: Sendable, Equatable {
         displayName = v["display_name"]?.string
         self.env = env
         storageRoot = v["storage"]?["root"]?.string ?? "."
+        storageRootOrigin = v["storage"]?["root"]?.origin
         batching = Batching(rows: v["batching"]?["rows"]?.int ?? 100_000,
                             bytes: v["batching"]?["bytes"]?.int ?? 64 << 20,
                             flushIntervalSeconds: v["batching"]?["flush_interval_seconds"]?.double ?? 5)
@@ -121,6 +125,8 @@ package struct EventTypeRules: Sendable, Equatable {
         package var unitField: String?
         /// `map`: from value (as text) to the new value.
         package var mapping: [(from: String, to: JSONValue)] = []
+        /// Where the entry is, for problems found when compiling it.
+        package var line = 1
 
         package static func == (a: Standardize, b: Standardize) -> Bool {
             a.field == b.field && a.op == b.op && a.unitField == b.unitField
@@ -139,6 +145,7 @@ package struct EventTypeRules: Sendable, Equatable {
         package var name: String
         package var function: String
         package var field: String
+        package var line = 1
     }
 
     package struct Measure: Sendable, Equatable {
@@ -177,10 +184,10 @@ package struct EventTypeRules: Sendable, Equatable {
         }
         standardize = (v["standardize"]?.items ?? []).map { s in
             Standardize(field: s["field"]?.string ?? "", op: s["op"]?.string ?? "", unitField: s["unit_field"]?.string,
-                        mapping: (s["values"]?.entries ?? []).map { (from: $0.key, to: $0.value.jsonScalar) })
+                        mapping: (s["values"]?.entries ?? []).map { (from: $0.key, to: $0.value.jsonScalar) }, line: s.origin.line)
         }
         derive = (v["derive"]?.items ?? []).map { d in
-            Derive(name: d["name"]?.string ?? "", function: d["fn"]?.string ?? "", field: d["field"]?.string ?? "")
+            Derive(name: d["name"]?.string ?? "", function: d["fn"]?.string ?? "", field: d["field"]?.string ?? "", line: d.origin.line)
         }
         enrich = (v["enrich"]?.items ?? []).map { e in
             Enrich(lookup: e["lookup"]?.string ?? "", key: e["key"]?.string ?? "", fields: e["fields"]?.strings ?? [])

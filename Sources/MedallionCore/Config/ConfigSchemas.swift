@@ -28,7 +28,7 @@ package enum ConfigSchemas {
     ]), required: true)
     static let dlq = Field("dlq", .record([
         Field("retention_days", .integer(1...3650), required: true),
-        Field("max_reject_ratio", .number(min: 0), required: true),
+        Field("max_reject_ratio", .number(min: 0, max: 1), required: true),
     ]), required: true)
     static let eventhubs = Field("eventhubs", .record([
         Field("namespace", .text(.any), required: true),

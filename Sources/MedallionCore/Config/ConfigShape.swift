@@ -20,8 +20,8 @@ package enum TextRule: Sendable {
 package indirect enum Shape: Sendable {
     case text(TextRule)
     case integer(ClosedRange<Int>)
-    /// A number (integer or decimal) of at least `min`.
-    case number(min: Double)
+    /// A number (integer or decimal) of at least `min` (and at most `max`).
+    case number(min: Double, max: Double = .greatestFiniteMagnitude)
     case boolean
     case choice([String])
     /// Any string, number or boolean (e.g. the allowed values of a rule).
@@ -91,12 +91,14 @@ package struct ShapeChecker {
             if checkTypes, !range.contains(i) {
                 report(value.origin, path, "\(i) is out of range", "use a value from \(range.lowerBound) to \(range.upperBound)")
             }
-        case .number(let min):
+        case .number(let min, let max):
             guard let d = value.double else {
                 return wrongType(value, path, expected: "a number", example: "1")
             }
             if checkTypes, d < min {
                 report(value.origin, path, "\(value.renderJSON()) is too small", "use a number of at least \(min)")
+            } else if checkTypes, d > max {
+                report(value.origin, path, "\(value.renderJSON()) is too large", "use a number of at most \(max)")
             }
         case .boolean:
             if value.bool == nil { wrongType(value, path, expected: "true or false", example: "true") }

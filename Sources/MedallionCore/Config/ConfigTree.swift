@@ -101,13 +101,17 @@ package struct ConfigTree: Sendable {
     package func check(envs: [String]? = nil) -> [ConfigProblem] {
         var all = problems
         for tenant in tenantNames where tenantFiles[tenant] != nil {
-            let wanted = envs ?? {
-                let own = ConfigSchemas.environments.filter { overlays[tenant]?[$0] != nil }
-                return own.isEmpty ? ["dev"] : own
-            }()
-            for env in wanted { all += mergedValue(tenant: tenant, env: env).problems }
+            for env in environments(of: tenant, envs) { all += mergedValue(tenant: tenant, env: env).problems }
         }
         return Self.sortedUnique(all)
+    }
+
+    /// The environments `check` looks at for a tenant: `envs` when given,
+    /// else each one it has an overlay for (dev when it has none).
+    package func environments(of tenant: String, _ envs: [String]? = nil) -> [String] {
+        if let envs { return envs }
+        let own = ConfigSchemas.environments.filter { overlays[tenant]?[$0] != nil }
+        return own.isEmpty ? ["dev"] : own
     }
 
     package static func merge(_ base: ConfigValue, _ overlay: ConfigValue) -> ConfigValue {
@@ -376,6 +380,13 @@ package struct ConfigTree: Sendable {
             if case .duplicateKey(let pointer) = error {
                 report(relative, Self.line(of: pointer, in: tree), pointer, "key appears more than once in one object",
                        "keep one: readers disagree on which value wins")
+            } else if case .syntax(let syntax) = error {
+                // Point at the line and column, not a byte offset.
+                let before = bytes.prefix(min(syntax.offset, bytes.count))
+                let line = before.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+                let column = before.count - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+                report(relative, line, "", "not valid JSON: \(syntax.detail) (column \(column))",
+                       "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)")
             } else {
                 report(relative, 1, "", error.description, "fix the JSON syntax")
             }
@@ -423,6 +434,11 @@ package struct ConfigTree: Sendable {
     }
 
     // MARK: Rules
+
+    /// Event types that have a `rules/event_types/<e>.tests.yaml`.
+    package var ruleTestFiles: [String] {
+        list("rules/event_types").filter { $0.hasSuffix(".tests.yaml") }.map { String($0.dropLast(".tests.yaml".count)) }
+    }
 
     private mutating func loadRules() {
         for file in list("rules/event_types") where !file.hasSuffix(".tests.yaml") {  // `medallion test` reads those
@@ -573,12 +589,14 @@ package struct ConfigTree: Sendable {
     private mutating func checkWiring(_ value: ConfigValue) {
         let stages = value["stages"]?.items ?? []
         var byName: [String: String] = [:]
+        var position: [String: Int] = [:]
         for (i, s) in stages.enumerated() {
             guard let name = s["name"]?.string else { continue }
             if byName[name] != nil {
                 report(s["name"]!.origin, "stages[\(i)].name", "stage name '\(name)' is used twice", "give each stage its own name")
             }
             byName[name] = s["run"]?.string
+            position[name] = position[name] ?? i
         }
         for (i, s) in stages.enumerated() {
             let path = "stages[\(i)]"
@@ -593,6 +611,11 @@ package struct ConfigTree: Sendable {
                 } else if byName[target] == "dlq-sink" {
                     report(input.origin, "\(path).input", "'\(target)' is a dlq-sink; its output is stored rejects",
                            "read from the stage whose records you want")
+                } else if let at = position[target], at > i {
+                    // Flow order keeps the wiring readable and rules out cycles
+                    // (bronze reading silver reading bronze).
+                    report(input.origin, "\(path).input", "'\(target)' is listed after this stage; stages are listed in the order records flow",
+                           "move '\(target)' above '\(s["name"]?.string ?? path)' (a loop between stages is never valid)")
                 }
                 if run == "eh-source" || run == "dlq-sink" {
                     report(input.origin, "\(path).input", "\(run!) takes no `input`",
@@ -602,7 +625,10 @@ package struct ConfigTree: Sendable {
                 report(s.origin, path, "\(run) needs an `input`", "add `input:` naming the stage it reads from")
             }
             if let dlq = s["dlq"], let target = dlq.string {
-                if byName[target] != "dlq-sink" {
+                if run == "dlq-sink" {
+                    report(dlq.origin, "\(path).dlq", "a dlq-sink has no DLQ stream of its own: a record it cannot store stops it",
+                           "remove `dlq:` from this stage")
+                } else if byName[target] != "dlq-sink" {
                     report(dlq.origin, "\(path).dlq", "'\(target)' is not a dlq-sink stage of this pipeline",
                            "name a stage with `run: dlq-sink`")
                 }

@@ -9,6 +9,9 @@ package struct Scaffold: Sendable {
     }
 
     package var files: [File]
+    /// The onboarding guide whose steps `nextSteps` are (from its step 2 on:
+    /// step 1 is the scaffold itself). A test keeps the two in step.
+    package var guide: String
     package var nextSteps: [String]
 
     /// Why a scaffold cannot be written.
@@ -86,12 +89,11 @@ package struct Scaffold: Sendable {
                 File(path: "configs/tenants/\(name)/dev.yaml", contents: devYAML),
                 File(path: "pipelines/\(name).yaml", contents: pipelineYAML),
             ],
+            guide: "docs/onboarding-tenant.md",
             nextSteps: [
-                "edit configs/tenants/\(name)/tenant.yaml: Event Hubs namespace and hub, event_types, sites",
-                "add stage.yaml / prod.yaml next to it for the other environments",
-                "export \(variable) (the connection string) where the pipeline runs",
-                "medallion check",
-                "medallion config show --tenant \(name) --env dev",
+                "Describe the tenant: edit configs/tenants/\(name)/tenant.yaml (Event Hubs namespace, hub and consumer_group, event_types, one entry per site); add stage.yaml / prod.yaml with what differs; export \(variable) (the connection string) where the pipeline runs",
+                "Check and look at the result: medallion check; medallion config show --tenant \(name) --env dev",
+                "Try it on sample events: medallion generate --count 500 --config . --tenant \(name) --output sample.ndjson; envelope-check --config . --tenant \(name) --input sample.ndjson > valid.ndjson",
             ])
     }
 
@@ -141,11 +143,13 @@ package struct Scaffold: Sendable {
                 File(path: "schemas/event_types/\(name)/v1.0.json", contents: schema),
                 File(path: "rules/event_types/\(name).yaml", contents: rules),
             ],
+            guide: "docs/onboarding-event-type.md",
             nextSteps: [
-                "describe the payload in schemas/event_types/\(name)/v1.0.json (properties of the JSON object senders put in `payload`)",
-                "write the rules in rules/event_types/\(name).yaml",
-                "enable it for a tenant: add \(name) to event_types in configs/tenants/<tenant>/tenant.yaml",
-                "medallion check",
+                "Describe the payload: schemas/event_types/\(name)/v1.0.json (the properties of the JSON object senders put in `payload`)",
+                "Write the rules: rules/event_types/\(name).yaml (quality rules, standardisation, enrichment, Gold aggregates)",
+                "Enable it for a tenant: add \(name) to event_types in configs/tenants/<tenant>/tenant.yaml; medallion check",
+                "Test the rules offline: write rules/event_types/\(name).tests.yaml; medallion test --event-type \(name)",
+                "Send one: an envelope with \"event_type\":\"\(name)\" through envelope-check --config . --tenant <tenant>, then silver-validate",
             ])
     }
 }

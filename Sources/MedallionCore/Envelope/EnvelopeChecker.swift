@@ -260,6 +260,9 @@ package struct EnvelopeChecker {
         case .failure(.outOfRange):
             return Rejection(.badTimestamp, field: field.name,
                 "\(field.name) \"\(Self.preview(value))\" names a date or time that does not exist")
+        case .failure(.unsupportedYear):
+            return Rejection(.badTimestamp, field: field.name,
+                "\(field.name) \"\(Self.preview(value))\" is outside the supported years \(Timestamp.supportedYears.lowerBound)–\(Timestamp.supportedYears.upperBound) (a device clock fault?)")
         case .failure(.malformed):
             return Rejection(.badTimestamp, field: field.name,
                 "\(field.name) \"\(Self.preview(value))\" is not an RFC 3339 timestamp like 2026-03-01T12:00:00.000Z")
@@ -280,6 +283,16 @@ package struct EnvelopeChecker {
         if value.isEmpty { return Rejection(.emptyField, field: field.name, "\(field.name) is the empty string") }
         if value.count > policy.maxIDLength {
             return Rejection(.fieldTooLong, field: field.name, "\(field.name) is \(value.count) bytes; the limit is \(policy.maxIDLength)")
+        }
+        // Ids end up in logs, file names of exports and partition values
+        // downstream: a control character (only possible escaped, so only
+        // an escaped value needs the scan) or a blank id is refused.
+        if member(field)!.valueEscaped, value.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            return Rejection(.unsafeID, field: field.name, "\(field.name) \"\(Self.preview(value))\" contains a control character; ids must be printable")
+        }
+        if value[0] == 0x20 || value[0] == 0x09 || value[value.count - 1] == 0x20,
+           value.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+            return Rejection(.emptyField, field: field.name, "\(field.name) is blank (only spaces)")
         }
         return nil
     }

@@ -140,6 +140,10 @@ package final class LineReader {
         }
     }
 
+    /// Bytes of an incomplete line left unprocessed because a stop signal came
+    /// before its newline (0 otherwise).
+    package private(set) var abandonedBytes = 0
+
     /// Moves the partial line to the front and reads one more block.
     private func fill() throws(StageError) {
         if start > 0 {
@@ -154,6 +158,14 @@ package final class LineReader {
         let count = try source.read(into: UnsafeMutableRawBufferPointer(start: buffer + end, count: min(room, readSize)))
         if count == 0 {
             ended = true
+            // Stopped by a signal with half a line in hand: its rest is still in the
+            // pipe (or never came). It is not a record, so it is neither processed nor
+            // rejected; the source replays it on restart. The summary reports it.
+            if Signals.stopRequested, end > start {
+                abandonedBytes = end - start
+                start = end
+                scanFrom = end
+            }
         } else {
             end += count
             bytesRead += count

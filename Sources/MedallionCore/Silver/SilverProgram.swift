@@ -64,9 +64,24 @@ package struct SilverProgram: Sendable {
     }
 
     /// Builds the program of `eventType`.
-    /// - Throws: a `ConfigProblem` naming the file and the fix (a type
-    ///   conflict between versions, a column name used twice, a bad regex).
-    package init(eventType: String, schemas: [PayloadSchema], rules: EventTypeRules?, sites: [TenantSettings.Site]) throws(ConfigProblem) {
+    /// - Throws: every problem found, each naming the file, line and fix (a
+    ///   type conflict between versions, a column name used twice, a rule on
+    ///   a field of the wrong type, a bad regex). A conflict in the schemas
+    ///   stops at once (the columns are unknown); each standardisation,
+    ///   derivation and rule is then checked on its own.
+    package init(eventType: String, schemas: [PayloadSchema], rules: EventTypeRules?, sites: [TenantSettings.Site]) throws(ConfigError) {
+        do throws(ConfigProblem) {
+            try self.init(compiling: eventType, schemas: schemas, rules: rules, sites: sites)
+        } catch {
+            throw ConfigError([error])
+        }
+        if !problems.isEmpty { throw ConfigError(problems) }
+    }
+
+    /// Problems found after the columns are known; collected, not thrown.
+    private var problems: [ConfigProblem] = []
+
+    private init(compiling eventType: String, schemas: [PayloadSchema], rules: EventTypeRules?, sites: [TenantSettings.Site]) throws(ConfigProblem) {
         self.eventType = eventType
         self.sites = Dictionary(sites.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var columns: [SilverColumn] = []
@@ -120,12 +135,15 @@ package struct SilverProgram: Sendable {
         }
         var byPath: [String: Int] = [:]
         for (i, c) in columns.enumerated() { byPath[c.fieldPath] = i }
-        for derive in rules?.derive ?? [] {
+        var problems: [ConfigProblem] = []
+        for (index, derive) in (rules?.derive ?? []).enumerated() {
             guard let source = byPath[derive.field], columns[source].type == .timestamp else {
-                throw ConfigProblem(file: file, line: 1, keyPath: "derive", message: "derive '\(derive.name)' needs a timestamp field, and '\(derive.field)' is not one", fix: "use event_time_utc, ingest_time_utc or a payload field with format date-time")
+                problems.append(ConfigProblem(file: file, line: derive.line, keyPath: "derive[\(index)].field", message: "derive '\(derive.name)' needs a timestamp field, and '\(derive.field)' is not one", fix: "use event_time_utc, ingest_time_utc or a payload field with format date-time"))
+                continue
             }
             guard byPath[derive.name] == nil else {
-                throw ConfigProblem(file: file, line: 1, keyPath: "derive", message: "derive '\(derive.name)': a column of that name already exists", fix: "choose another name")
+                problems.append(ConfigProblem(file: file, line: derive.line, keyPath: "derive[\(index)].name", message: "derive '\(derive.name)': a column of that name already exists", fix: "choose another name"))
+                continue
             }
             columns.append(SilverColumn(name: derive.name, type: derive.function == "local_date" ? .date : .integer,
                                         origin: .derived(function: derive.function, source: source), fieldPath: derive.name))
@@ -153,26 +171,33 @@ package struct SilverProgram: Sendable {
             }
         }
         standardize = rules?.standardize ?? []
-        for s in standardize {
+        for (index, s) in standardize.enumerated() {
+            let at = "standardize[\(index)]"
             guard let i = byPath[s.field], case .payload = columns[i].origin else {
-                throw ConfigProblem(file: file, line: 1, keyPath: "standardize", message: "standardize names '\(s.field)', which is not a payload field of \(eventType)", fix: "name a field of the payload schema")
+                problems.append(ConfigProblem(file: file, line: s.line, keyPath: "\(at).field", message: "standardize names '\(s.field)', which is not a payload field of \(eventType)", fix: "name a field of the payload schema"))
+                continue
             }
             if s.op == "to_celsius", columns[i].type != .double {
-                throw ConfigProblem(file: file, line: 1, keyPath: "standardize",
+                problems.append(ConfigProblem(file: file, line: s.line, keyPath: "\(at).op",
                     message: "to_celsius on '\(s.field)', a \(columns[i].type.deltaName) column: converted values have decimals",
-                    fix: "declare \(s.field) as \"type\": \"number\" in its schema")
+                    fix: "declare \(s.field) as \"type\": \"number\" in its schema"))
             }
             let textOps: Set<String> = ["trim", "lowercase", "uppercase", "to_utc"]
             if textOps.contains(s.op), ![DeltaType.string, .timestamp].contains(columns[i].type) {
-                throw ConfigProblem(file: file, line: 1, keyPath: "standardize",
-                    message: "\(s.op) on '\(s.field)', a \(columns[i].type.deltaName) column: it applies to text", fix: "apply it to a string field")
+                problems.append(ConfigProblem(file: file, line: s.line, keyPath: "\(at).op",
+                    message: "\(s.op) on '\(s.field)', a \(columns[i].type.deltaName) column: it applies to text", fix: "apply it to a string field"))
             }
         }
         var compiled: [CompiledRule] = []
         for rule in rules?.rules ?? [] {
-            compiled.append(try CompiledRule(rule, columns: columns, byPath: byPath, file: file))
+            do throws(ConfigProblem) {
+                compiled.append(try CompiledRule(rule, columns: columns, byPath: byPath, file: file))
+            } catch {
+                problems.append(error)
+            }
         }
         self.rules = compiled
+        self.problems = problems
     }
 
     /// Walks `properties`, flattening nested objects that declare their own
@@ -281,6 +306,43 @@ package struct CompiledRule: @unchecked Sendable {
         } else {
             throw problem("field '\(rule.field)' is not a column of the Silver table", "use an envelope field, a payload field or an enriched one")
         }
+        // What the rule reads must be of a type the rule can judge; otherwise
+        // it fails (drops, or stops the stage) on every record.
+        let type: DeltaType = column.map { columns[$0].type } ?? .string
+        let numeric: Set<DeltaType> = [.long, .double, .integer]
+        func wrongType(_ wants: String, _ fix: String) -> ConfigProblem {
+            problem("\(rule.kind) needs \(wants), and '\(rule.field)' is a \(type.deltaName) column", fix)
+        }
+        switch rule.kind {
+        case "range" where !numeric.contains(type):
+            throw wrongType("a numeric field", "use range on an integer or number field (allowed_values or regex for text)")
+        case "regex" where type != .string:
+            throw wrongType("a text field", "use regex on a string field (range or allowed_values otherwise)")
+        case "freshness" where type != .timestamp:
+            throw wrongType("a timestamp field", "use event_time_utc, ingest_time_utc or a payload field with format date-time")
+        case "allowed_values":
+            for value in rule.values {
+                let fits: Bool
+                switch value {
+                case .string: fits = type == .string || type == .date || type == .timestamp
+                case .number: fits = numeric.contains(type)
+                case .bool: fits = type == .boolean
+                default: fits = false
+                }
+                if !fits {
+                    let shown: String
+                    switch value {
+                    case .string(let t): shown = "\"\(t)\""
+                    case .number(let n): shown = n
+                    case .bool(let b): shown = String(b)
+                    default: shown = "null"
+                    }
+                    throw problem("allowed value \(shown) can never equal '\(rule.field)', a \(type.deltaName) column",
+                                  "list values of the field's type")
+                }
+            }
+        default: break
+        }
         switch rule.kind {
         case "not_null": kind = .notNull
         case "range": kind = .range(min: rule.min, max: rule.max)
@@ -295,6 +357,15 @@ package struct CompiledRule: @unchecked Sendable {
             guard let other = rule.otherField.flatMap({ byPath[$0] }) else {
                 throw problem("other_field '\(rule.otherField ?? "")' is not a column of the Silver table", "name an envelope, payload or enriched field")
             }
+            let otherType = columns[other].type
+            let comparable = type == otherType || (numeric.contains(type) && numeric.contains(otherType))
+            if !comparable {
+                throw problem("cross_field compares '\(rule.field)' (\(type.deltaName)) with '\(rule.otherField!)' (\(otherType.deltaName)): they can never compare",
+                              "compare fields of the same type")
+            }
+            if type == .boolean, !["eq", "ne"].contains(rule.op ?? "eq") {
+                throw problem("cross_field op '\(rule.op ?? "")' orders booleans", "use eq or ne on boolean fields")
+            }
             kind = .crossField(op: rule.op ?? "eq", other: other)
         case "freshness": kind = .freshness(maxAgeMicros: Int64(rule.maxAgeSeconds ?? 86_400) * 1_000_000)
         case "unique": kind = .unique(windowMicros: Int64(rule.windowSeconds) * 1_000_000)
@@ -306,6 +377,61 @@ package struct CompiledRule: @unchecked Sendable {
 }
 
 extension ConfigTree {
+    /// What `medallion check` reports: every problem of the tree and its
+    /// merges, plus what only compiling the Silver programs finds (a rule on
+    /// a field of the wrong type, a standardisation that cannot apply, a type
+    /// conflict between schema versions), for each tenant in each checked
+    /// environment and for event types no tenant enables yet. Nothing waits
+    /// for anything else to be clean: one run lists every problem.
+    package static func checkAll(root: String, envs: [String]?) -> (tree: ConfigTree, problems: [ConfigProblem]) {
+        let tree = ConfigTree.load(root: root, withRules: true)
+        var problems = tree.check(envs: envs)
+        var seen = Set(problems)
+        func add(_ more: [ConfigProblem]) { problems += more.filter { seen.insert($0).inserted } }
+        // An event type whose own files already have problems is not compiled: its
+        // program would only repeat them in other words (as a compiler stops at a
+        // parse error). Problems elsewhere in the tree hold nothing back.
+        let clean = Set(tree.schemas.keys.filter { eventType in
+            !problems.contains { p in
+                p.file.hasPrefix("schemas/event_types/\(eventType)/") || p.file == "rules/event_types/\(eventType).yaml"
+            } && tree.schemas[eventType]!.allSatisfy { $0.validator != nil } && !tree.schemas[eventType]!.isEmpty
+        })
+        var compiled = Set<String>()
+        for tenant in tree.tenantNames where tree.tenantFiles[tenant] != nil {
+            for env in tree.environments(of: tenant, envs) {
+                guard let settings = try? tree.settings(tenant: tenant, env: env) else { continue }
+                for eventType in settings.eventTypes where clean.contains(eventType) {
+                    compiled.insert(eventType)
+                    do {
+                        _ = try SilverProgram(eventType: eventType, schemas: tree.schemas[eventType]!, rules: tree.rules[eventType], sites: settings.sites)
+                    } catch {
+                        add(error.problems)
+                    }
+                }
+            }
+        }
+        for eventType in clean.subtracting(compiled).sorted() {
+            do {
+                _ = try SilverProgram(eventType: eventType, schemas: tree.schemas[eventType]!, rules: tree.rules[eventType], sites: [])
+            } catch {
+                add(error.problems)
+            }
+        }
+        // The rules' unit tests (`<e>.tests.yaml`): their format and references (a
+        // failing test is `medallion test`'s verdict, not a problem of the tree).
+        let compiledClean = clean.filter { e in !problems.contains { $0.file == "rules/event_types/\(e).yaml" || $0.file.hasPrefix("schemas/event_types/\(e)/") } }
+        let testFiles = tree.ruleTestFiles
+        let testable = testFiles.filter { compiledClean.contains($0) || tree.schemas[$0] == nil }
+        if !testable.isEmpty {
+            do {
+                _ = try RuleTests.run(root: root, env: envs?.first ?? "dev", eventTypes: testable)
+            } catch {
+                add(error.problems)
+            }
+        }
+        return (tree, sortedUnique(problems))
+    }
+
     /// The Silver programs of a tenant's enabled event types (or of `only`),
     /// with the tenant's settings. Problems in the tenant's files, in the
     /// schemas and rules of those event types, or in compiling them are all
@@ -333,7 +459,7 @@ extension ConfigTree {
             do {
                 programs.append(try SilverProgram(eventType: eventType, schemas: schemas, rules: tree.rules[eventType], sites: settings.sites))
             } catch {
-                problems.append(error)
+                problems += error.problems
             }
         }
         if !problems.isEmpty { throw ConfigError(problems) }

@@ -381,8 +381,10 @@ package final class SilverValidate: EnvelopeSink {
         var outcome: PartitionedBatch.Outcome = .nothingToCommit
         for eventType in order {
             let table = tables[eventType]!
-            let result = try table.rows.commit(operation: "STREAMING UPDATE", parameters: [
-                "outputMode": "Append", "sink": options.sinkID])
+            let result = try options.auditingFailure(&audit, stage: Self.stage, batch: batch,
+                                                     batchID: "\(options.sinkID)@\(SilverTime.iso(batch.startedMicros))") { () throws(StageError) in
+                try table.rows.commit(operation: "STREAMING UPDATE", parameters: ["outputMode": "Append", "sink": options.sinkID])
+            }
             switch result {
             case .committed(let v):
                 versions[eventType] = v

@@ -17,6 +17,9 @@ package struct SinkOptions: Sendable {
     package var dryRun = false
     package var writeAudit = true
     package var compressionLevel: Int32 = 1
+    /// `dlq.max_reject_ratio`: a committed batch with a larger share of
+    /// rejects is recorded as `flagged` in the audit table (nil: never).
+    package var maxRejectRatio: Double?
 
     package init(lakeRoot: String, sinkID: String) {
         self.lakeRoot = lakeRoot
@@ -218,8 +221,10 @@ package final class BronzeSink: EnvelopeSink {
     func commit(_ runtime: StageRuntime) throws(StageError) {
         defer { batch.start() }
         guard batch.inputRows > 0 || !forward.isEmpty else { return }
-        let outcome = try rows.commit(operation: "STREAMING UPDATE", parameters: [
-            "outputMode": "Append", "sink": options.sinkID, "rows": String(batch.storedRows)])
+        let outcome = try options.auditingFailure(&audit, stage: "bronze-sink", batch: batch) { () throws(StageError) in
+            try rows.commit(operation: "STREAMING UPDATE", parameters: [
+                "outputMode": "Append", "sink": options.sinkID, "rows": String(batch.storedRows)])
+        }
         switch outcome {
         case .alreadyCommitted(_, let message): runtime.log(level: "warn", event: "already_committed", message)
         case .dryRun(let files):

@@ -11,6 +11,22 @@ package final class DLQSink {
     package static let tableSubpath = "dlq/events"
     package static let partitionColumns = ["tenant_id", "event_type", "ingest_date"]
     package static let unknownPartition = "_unknown"
+    private static func escapedStage(_ stage: [UInt8]) -> [UInt8] {
+        guard stage.contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "%") }) else { return stage }
+        var out: [UInt8] = []
+        for b in stage {
+            switch b {
+            case UInt8(ascii: "/"): out += Array("%2F".utf8)
+            case UInt8(ascii: "%"): out += Array("%25".utf8)
+            default: out.append(b)
+            }
+        }
+        return out
+    }
+
+    private static let unknownTenantReason = Array(RejectReason.unknownTenant.rawValue.utf8)
+    private static let tenantMismatchReason = Array(RejectReason.tenantMismatch.rawValue.utf8)
+    private static let unknownEventTypeReason = Array(RejectReason.unknownEventType.rawValue.utf8)
     package static let schema = DeltaSchema([
         DeltaField("tenant_id", .string, nullable: false),
         DeltaField("event_type", .string, nullable: false),
@@ -101,7 +117,7 @@ package final class DLQSink {
     private func take(_ line: UnsafeRawBufferPointer, length: Int, tooLong: Bool, input: String, number: Int) {
         // A stage's position mark: its stream is handled up to there. Not a record.
         if !tooLong, line.starts(with: Self.markPrefix), let mark = PositionMark.parse(line), let stage = mark.stage {
-            rows.advance(to: mark, key: stage + "/" + mark.source)
+            rows.advance(to: mark, key: String(decoding: Self.escapedStage(Array(stage.utf8)), as: UTF8.self) + "/" + mark.source)
             batch.marks += 1
             marksSeen += 1
             forward.append(contentsOf: line)
@@ -176,7 +192,9 @@ package final class DLQSink {
             position = SourcePosition.parse(line, value: m.valueStart..<m.valueEnd, scanner: &sourceScanner)
         }
         if let position {
-            let key = positionKey + [UInt8(ascii: "/")] + Array(UnsafeRawBufferPointer(rebasing: line[position.sourceRange]))
+            // `<stage>/<source>`: '%' and '/' in the stage part are escaped, so a
+            // stage "a/b" with source "c" never shares a key with stage "a" and source "b/c".
+            let key = Self.escapedStage(positionKey) + [UInt8(ascii: "/")] + Array(UnsafeRawBufferPointer(rebasing: line[position.sourceRange]))
             positionIndex = key.withUnsafeBytes { rows.position(key: $0, partition: position.partition) }
             if rows.isCommitted(positionIndex, offset: position.offset) {
                 skipped += 1
@@ -189,8 +207,17 @@ package final class DLQSink {
         let tenant = text("tenant_id")
         let eventType = text("event_type")
         let unknown = Array(Self.unknownPartition.utf8)
-        let safeTenant = tenant.flatMap { t in t.withUnsafeBytes { EnvelopePolicy.isSafeID($0) } ? t : nil } ?? unknown
-        let safeEventType = eventType.flatMap { e in e.withUnsafeBytes { EnvelopePolicy.isSafeID($0) } ? e : nil } ?? unknown
+        // A tenant or event type that was rejected as unknown is the sender's
+        // word only: partitioning by it would let any sender create DLQ
+        // partitions at will, so it goes to the placeholder (the value stays
+        // in reported_tenant / reported_event_type and the raw line).
+        let reason = text("reason")
+        let tenantRejected = reason.map { $0 == Self.unknownTenantReason || $0 == Self.tenantMismatchReason } ?? false
+        let eventTypeRejected = reason.map { $0 == Self.unknownEventTypeReason } ?? false
+        let safeTenant = tenantRejected ? unknown
+            : tenant.flatMap { t in t.withUnsafeBytes { EnvelopePolicy.isSafeID($0) } ? t : nil } ?? unknown
+        let safeEventType = eventTypeRejected ? unknown
+            : eventType.flatMap { e in e.withUnsafeBytes { EnvelopePolicy.isSafeID($0) } ? e : nil } ?? unknown
         let slot = safeTenant.withUnsafeBytes { t in safeEventType.withUnsafeBytes { e in rows.slot(tenant: t, eventType: e, days: days) } }
         var bytes = 0
         rows.withColumns(slot) { c in
@@ -207,7 +234,7 @@ package final class DLQSink {
             }
             put(.dlqVersion, int("dlq_version"))
             put(.stage, stage)
-            put(.reason, text("reason"))
+            put(.reason, reason)
             put(.message, text("message"))
             put(.field, text("field"))
             put(.reportedTenant, tenant)
@@ -241,8 +268,10 @@ package final class DLQSink {
         for _ in 0..<marksSeen { runtime.countMark() }
         marksSeen = 0
         guard batch.inputRows > 0 || batch.marks > 0 else { return }
-        let outcome = try rows.commit(operation: "STREAMING UPDATE", parameters: [
-            "outputMode": "Append", "sink": options.sinkID, "rows": String(batch.storedRows)])
+        let outcome = try options.auditingFailure(&audit, stage: "dlq-sink", batch: batch) { () throws(StageError) in
+            try rows.commit(operation: "STREAMING UPDATE", parameters: [
+                "outputMode": "Append", "sink": options.sinkID, "rows": String(batch.storedRows)])
+        }
         switch outcome {
         case .alreadyCommitted(_, let message): runtime.log(level: "warn", event: "already_committed", message)
         case .dryRun(let files):

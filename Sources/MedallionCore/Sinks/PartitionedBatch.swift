@@ -90,11 +90,14 @@ package final class PartitionedBatch {
         return lastPosition
     }
 
-    /// Whether an earlier commit already stored `offset` at this position.
+    /// Whether `offset` at this position is already stored: by an earlier
+    /// commit, or earlier in this very batch (offsets only grow within a
+    /// source partition, so a record at or below the batch's highest offset
+    /// is a replay: a rebalance re-delivery, or the same capture piped twice).
     @inline(__always)
     package func isCommitted(_ position: Int, offset: Int64) -> Bool {
-        if let done = positions[position].committed { return offset <= done }
-        return false
+        let p = positions[position]
+        return offset <= max(p.committed ?? -1, p.pending ?? -1)
     }
 
     /// Records a position mark as if a record had been stored at its offset.
@@ -191,6 +194,27 @@ extension SinkOptions {
         }
     }
 
+    /// Runs a batch's commit; when it fails, records the batch in the audit
+    /// table as `failed` with the error (best effort: the audit table may be
+    /// what failed), then rethrows, so an operator sees the failed batch
+    /// next to the good ones.
+    func auditingFailure<T>(_ audit: inout AuditWriter?, stage: String, batch: BatchCounters, batchID: String? = nil,
+                            _ body: () throws(StageError) -> T) throws(StageError) -> T {
+        do {
+            return try body()
+        } catch {
+            if audit != nil {
+                try? audit!.append(AuditRecord(
+                    pipeline: pipeline, tenant: tenant, stage: stage,
+                    batchID: batchID ?? "\(sinkID)@failed@\(batch.startedMicros)",
+                    startedMicros: batch.startedMicros, endedMicros: wallClockMicros(),
+                    inputRows: batch.inputRows, outputRows: 0, dlqRows: batch.dlqRows,
+                    status: "failed", error: error.message, tableVersion: nil))
+            }
+            throw error
+        }
+    }
+
     /// Records one batch in the audit table (unless disabled or dry-running).
     func recordAudit(_ audit: inout AuditWriter?, stage: String, batch: BatchCounters, outcome: PartitionedBatch.Outcome,
                      batchID: String? = nil) throws(StageError) {
@@ -203,13 +227,25 @@ extension SinkOptions {
         case .dryRun: status = "dry_run"
         case .nothingToCommit: status = "nothing_new"
         }
+        var note: String?
+        if status == "committed", let limit = maxRejectRatio, batch.inputRows > 0 {
+            let ratio = Double(batch.dlqRows) / Double(batch.inputRows)
+            if ratio > limit {
+                status = "flagged"
+                note = "\(batch.dlqRows) of \(batch.inputRows) records rejected (\((ratio * 1000).rounded() / 10)%), above dlq.max_reject_ratio \(limit)"
+                var w = JSONWriter.diagnostic(level: "warn", stage: stage, event: "reject_ratio_exceeded")
+                w.key("msg"); w.string(note! + "; the batch is committed and flagged in the audit table")
+                w.endObject()
+                writeDiagnostic(w.bytes)
+            }
+        }
         do {
             try audit!.append(AuditRecord(
                 pipeline: pipeline, tenant: tenant, stage: stage,
-                batchID: batchID ?? "\(sinkID)@\(version.map(String.init) ?? "none")",
+                batchID: batchID ?? version.map { "\(sinkID)@\($0)" } ?? "\(sinkID)@\(status)@\(batch.startedMicros)",
                 startedMicros: batch.startedMicros, endedMicros: wallClockMicros(),
                 inputRows: batch.inputRows, outputRows: batch.inputRows - batch.dlqRows, dlqRows: batch.dlqRows,
-                status: status, error: nil, tableVersion: version))
+                status: status, error: note, tableVersion: version))
         } catch {
             throw StageError(error)
         }

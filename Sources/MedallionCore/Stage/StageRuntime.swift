@@ -64,9 +64,25 @@ package final class StageRuntime {
     /// Copies a position mark to the DLQ stream, stamped with this stage, once
     /// every reject of the records before it has been written there. Only to
     /// an open stream: a default DLQ file is not created for marks alone.
+    ///
+    /// The DLQ is flushed around the mark so that lines still pending in its
+    /// buffer are always rejects: the summary can then count exactly the
+    /// rejects a failed write did not deliver.
     package func markDLQ(_ mark: PositionMark) throws(StageError) {
         guard let dlq else { return }
+        try dlq.flush()
+        markPendingInDLQ = true
         try dlq.writeLine(mark.encoded(stage: options.dlqInstance ?? options.stage))
+        try dlq.flush()
+        markPendingInDLQ = false
+    }
+
+    /// True while a mark sits in the DLQ buffer (only if its flush failed).
+    private var markPendingInDLQ = false
+
+    /// Rejects written to the DLQ stream and handed to the kernel.
+    private var rowsDLQDelivered: Int {
+        rowsDLQ - max(0, (dlq?.pendingLines ?? 0) - (markPendingInDLQ ? 1 : 0))
     }
 
     /// Counts one input record (marks are not records).
@@ -105,23 +121,53 @@ package final class StageRuntime {
     /// a completed run; after a broken pipe the rows not delivered are
     /// reported as `rows_undelivered` rather than counted as output.
     package func emitSummary(status: String, error: String? = nil) {
+        let abandoned = singleReader?.abandonedBytes ?? 0
+        if abandoned > 0 {
+            log(level: "warn", event: "stopped_mid_line",
+                "stopped with \(abandoned) byte(s) of an incomplete line read; it is not a record and was neither processed nor rejected (a source that resumes from the sinks' positions, such as eh-source --resume-from-lake, replays it)")
+        }
         let seconds = monotonicSeconds() - startedAt
         var w = JSONWriter.diagnostic(level: status == "ok" || status == "stopped" ? "info" : "error", stage: options.stage, event: "summary")
         w.key("status"); w.string(status)
         w.key("input"); w.string(options.summaryInput ?? ([options.input] + options.moreInputs).joined(separator: ","))
         let delivered = max(0, output.deliveredLines - marks)
+        let dlqDelivered = rowsDLQDelivered
         w.key("rows_in"); w.int(rowsIn)
         w.key("rows_out"); w.int(delivered)
-        w.key("rows_dlq"); w.int(rowsDLQ)
-        let undelivered = rowsIn - delivered - rowsDLQ
+        w.key("rows_dlq"); w.int(dlqDelivered)
+        // A reject whose DLQ write failed is not delivered either: never
+        // counted as handled, so in = out + dlq + undelivered stays true.
+        let undelivered = rowsIn - delivered - dlqDelivered
         if undelivered != 0 { w.key("rows_undelivered"); w.int(undelivered) }
         w.key("marks"); w.int(marks)
+        if abandoned > 0 { w.key("partial_line_bytes"); w.int(abandoned) }
         w.key("bytes_in"); w.int((singleReader?.bytesRead ?? multiReader?.bytesRead ?? 0) + externalBytesIn)
         w.key("bytes_out"); w.int(output.bytesWritten)
         w.key("seconds"); w.double((seconds * 1000).rounded() / 1000)
         w.key("rows_per_second"); w.int(seconds > 0 ? Int(Double(rowsIn) / seconds) : 0)
         w.key("dlq"); w.string(rowsDLQ > 0 || options.dlqPath != nil ? dlqPath : "")
         if let error { w.key("error"); w.string(error) }
+        w.endObject()
+        writeDiagnostic(w.bytes)
+    }
+
+    /// The summary of a stage that could not start (missing input, a DLQ
+    /// that cannot be created, a configuration error): nothing was read, and
+    /// a supervisor or a script still finds the one summary line it expects.
+    package static func emitNotStartedSummary(stage: String, input: String, error: String) {
+        var w = JSONWriter.diagnostic(level: "error", stage: stage, event: "summary")
+        w.key("status"); w.string("failed")
+        w.key("input"); w.string(input)
+        w.key("rows_in"); w.int(0)
+        w.key("rows_out"); w.int(0)
+        w.key("rows_dlq"); w.int(0)
+        w.key("marks"); w.int(0)
+        w.key("bytes_in"); w.int(0)
+        w.key("bytes_out"); w.int(0)
+        w.key("seconds"); w.double(0)
+        w.key("rows_per_second"); w.int(0)
+        w.key("dlq"); w.string("")
+        w.key("error"); w.string(error)
         w.endObject()
         writeDiagnostic(w.bytes)
     }

@@ -23,7 +23,8 @@ struct TreeCopy {
 
     func remove(_ relative: String) throws { try FileManager.default.removeItem(atPath: "\(root)/\(relative)") }
 
-    func check(envs: [String]? = nil) -> [ConfigProblem] { ConfigTree.load(root: root).check(envs: envs) }
+    /// What `medallion check` reports.
+    func check(envs: [String]? = nil) -> [ConfigProblem] { ConfigTree.checkAll(root: root, envs: envs).problems }
 
     func cleanUp() { try? FileManager.default.removeItem(atPath: root) }
 }

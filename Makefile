@@ -31,7 +31,7 @@ e2e: build $(PY)
 test: unit e2e
 
 bench: release $(PY)
-	bench/envelope.sh
+	bench/envelope.sh 1000000 5000000
 	bench/bronze.sh
 	bench/eh_source.sh
 	bench/silver.sh

@@ -26,6 +26,9 @@ package struct EnvelopeCheckCommand: ParsableCommand {
     @Flag(name: .long, help: "Print every DLQ reason code with its meaning, then exit.")
     var listReasons = false
 
+    @Option(name: .long, help: ArgumentHelp("Threads that check lines (default: one per core, at most 4); output order never changes.", valueName: "n"))
+    var threads: Int = EnvelopeCheckStage.defaultThreads
+
     @OptionGroup var location: ConfigLocation
     @OptionGroup var standard: StandardOptions
 
@@ -33,6 +36,7 @@ package struct EnvelopeCheckCommand: ParsableCommand {
 
     package func validate() throws {
         try location.requireConfigForEnv()
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1 to 64, got \(threads)") }
         try standard.requireSingleInput("envelope-check")
         if listReasons { return }
         guard policyFlags.tenant != nil || policyFlags.tenants != nil else {
@@ -49,7 +53,7 @@ package struct EnvelopeCheckCommand: ParsableCommand {
         let settings = try location.settings(stage: "envelope-check", tenant: policyFlags.tenant)
         let policy = policyFlags.policy(settings: settings)
         try runFilter(stage: "envelope-check", options: standard) { (runtime) throws(StageError) in
-            try EnvelopeCheckStage.run(runtime, policy: policy)
+            try EnvelopeCheckStage.run(runtime, policy: policy, threads: threads)
         }
     }
 }

@@ -32,6 +32,35 @@ def test_valid_lines_pass_through_byte_identical(tmp_path):
     assert (s["rows_in"], s["rows_out"], s["rows_dlq"]) == (3, 3, 0)
 
 
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_checking_on_several_threads_gives_exactly_the_sequential_output_dlq_and_counts(tmp_path, threads):
+    """Big batches are checked on several threads; the output, the DLQ records (in order) and the summary
+    must be what one thread gives. Every kind of bad line, CRLF lines and marks are mixed in."""
+    status, data, err = run([binary("medallion"), "generate", "--count", "60000", "--seed", "9", "--bad-rate", "0.05"])
+    assert status == 0, err
+    lines = data.split(b"\n")
+    mark = b'{"_mark":{"source":"s","partition":0,"offset":7}}'
+    for i in range(0, len(lines) - 1, 997):
+        lines[i] = lines[i] + b"\r"          # CRLF: written without the CR
+    lines.insert(1234, mark)
+    data = b"\n".join(lines)
+    results = []
+    for n in ["1", threads]:
+        dlq = tmp_path / f"dlq-{n}.ndjson"
+        status, out, err = run([binary("envelope-check"), "--tenants", "acme,globex,initech", "--threads", n,
+                                "--dlq", str(dlq)], data)
+        assert status == 0, err
+        s = summary(err)
+        records = [json.loads(l) for l in dlq.read_bytes().splitlines()]
+        for r in records:
+            r.pop("time", None)
+        results.append((out, records, {k: s[k] for k in ("rows_in", "rows_out", "rows_dlq", "marks", "bytes_in", "bytes_out")}))
+    assert results[0][2]["rows_dlq"] > 1000 and results[0][2]["marks"] == 1
+    assert results[1][0] == results[0][0]
+    assert results[1][1] == results[0][1]
+    assert results[1][2] == results[0][2]
+
+
 def test_crlf_is_stripped_and_a_last_line_without_newline_is_kept(tmp_path):
     a, b = line(envelope())[:-1], line(envelope(event_id="e-2"))[:-1]
     status, out, err = run([binary("envelope-check"), *CHECK, "--dlq", str(tmp_path / "dlq")], a + b"\r\n" + b)

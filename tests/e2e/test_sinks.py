@@ -260,3 +260,61 @@ def test_bronze_batches_by_bytes_and_honours_the_compression_level(tmp_path):
     assert dt.to_pyarrow_table().num_rows == 300
     status, _, err = run([binary("bronze-sink"), "--lake", str(lake), *TENANTS, "--compression-level", "42"])
     assert status == 64 and "--compression-level" in err
+
+
+def dlq_record(tenant, day, offset):
+    return {"dlq_version": 1, "stage": "envelope-check", "reason": "bad_timestamp", "message": "m", "field": "event_time_utc",
+            "raw": f'{{"tenant_id":"{tenant}","n":{offset}}}', "raw_length": 20, "raw_truncated": False,
+            "source": {"source": "gen:t", "partition": 0, "offset": offset}, "tenant_id": tenant,
+            "event_type": "thermostat.telemetry", "time": f"{day}T12:00:00.000Z"}
+
+
+def test_dlq_expire_removes_old_partitions_in_one_commit_and_keeps_the_table_readable(tmp_path):
+    lake = tmp_path / "lake"
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    recs = [dlq_record("acme", "2026-01-02", 1), dlq_record("globex", "2026-01-02", 2), dlq_record("acme", today, 3)]
+    status, _, err = run([binary("dlq-sink"), "--lake", str(lake)], ndjson(recs))
+    assert status == 0, err
+    table = lake / "dlq" / "events"
+    before = deltalake.DeltaTable(str(table)).version()
+    status, _, err = run([binary("dlq-sink"), "--lake", str(lake), "--expire", "--retention-days", "30", "--dry-run"])
+    s = summary(err)
+    assert status == 0 and s["status"] == "dry_run" and s["files_removed"] == 2 and s["rows_removed"] == 2
+    assert deltalake.DeltaTable(str(table)).version() == before
+    # Only acme's old partition, with --tenant.
+    status, _, err = run([binary("dlq-sink"), "--lake", str(lake), "--expire", "--retention-days", "30", "--tenant", "acme"])
+    assert status == 0 and summary(err)["rows_removed"] == 1, err
+    dt = deltalake.DeltaTable(str(table))
+    assert dt.version() == before + 1
+    assert sorted(r["source_offset"] for r in table_rows(table)) == [2, 3]
+    assert dt.history(1)[0]["operation"] == "DELETE"
+    delta_check(table)
+    status, _, err = run([binary("dlq-sink"), "--lake", str(lake), "--expire"])
+    assert status == 64 and "--retention-days" in err
+
+
+def test_a_batch_with_too_many_rejects_is_flagged_in_the_audit_table(tmp_path):
+    lake = tmp_path / "lake"
+    good = events(8)
+    bad = [dict(r, event_time_utc="2026-02-30T00:00:00Z", event_id=f"bad-{i}") for i, r in enumerate(events(4, start=8))]
+    status, _, err = run([binary("bronze-sink"), "--lake", str(lake), *TENANTS, "--max-reject-ratio", "0.2",
+                          "--dlq", str(tmp_path / "d")], ndjson(good + bad))
+    assert status == 0, err
+    assert any(e["event"] == "reject_ratio_exceeded" for e in (json.loads(l) for l in err.splitlines()))
+    audit = table_rows(lake / "audit" / "audit_pipeline_batches")
+    assert [(a["status"], a["input_rows"], a["dlq_rows"]) for a in audit] == [("flagged", 12, 4)]
+    assert "4 of 12 records rejected" in audit[0]["error"]
+    status, _, err = run([binary("bronze-sink"), "--lake", str(tmp_path / "lake2"), *TENANTS, "--max-reject-ratio", "0.5",
+                          "--dlq", str(tmp_path / "d2")], ndjson(good + bad))
+    assert [a["status"] for a in table_rows(tmp_path / "lake2" / "audit" / "audit_pipeline_batches")] == ["committed"]
+
+
+def test_a_url_storage_root_is_refused_naming_its_file_and_line_and_env_needs_config(tmp_path):
+    from conftest import ROOT
+    status, out, err = run([binary("bronze-sink"), "--config", str(ROOT), "--tenant", "acme", "--env", "prod"], ndjson(events(1)))
+    assert status == 78 and out == b""
+    assert f"{ROOT}/configs/tenants/acme/prod.yaml:3: storage.root abfss://" in err and "mount" in err
+    assert not (ROOT / "abfss:").exists()
+    assert summary(err)["status"] == "failed"
+    status, _, err = run([binary("bronze-sink"), "--lake", str(tmp_path / "l"), *TENANTS, "--env", "prod"], b"")
+    assert status == 64 and "--config" in err

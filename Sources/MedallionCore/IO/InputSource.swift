@@ -53,6 +53,15 @@ package final class InputSource: @unchecked Sendable {
         if ownsDescriptor { close(fd) }
     }
 
+    /// Whether a read would return at once: a regular file always, a pipe or
+    /// FIFO when bytes are waiting. Lets a reader gather a bigger batch
+    /// without ever waiting for input it could already be processing.
+    package var hasDataReady: Bool {
+        if Signals.stopRequested || follow { return false }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&pfd, 1, 0) > 0 && pfd.revents & Int16(POLLIN) != 0
+    }
+
     /// Reads up to `buffer.count` bytes; 0 means end of input. A stop signal
     /// received while blocked also ends the input (see `Signals`).
     package func read(into buffer: UnsafeMutableRawBufferPointer) throws(StageError) -> Int {

@@ -96,6 +96,30 @@ package final class LineReader {
         }
     }
 
+    /// The complete lines available now, at least one unless the input has
+    /// ended (then false). While more input is ready without waiting and the
+    /// buffer has room, it is read first, so a batch is big enough to check
+    /// on several threads; nothing ever waits for input while lines are in
+    /// hand. The lines are views valid until the next call.
+    package func nextLines(into lines: inout [Line], max: Int, readAhead: Int = 1 << 19) throws(StageError) -> Bool {
+        lines.removeAll(keepingCapacity: true)
+        while !ended, end - start < readAhead, capacity - (end - start) >= readSize, source.hasDataReady {
+            try fill()
+        }
+        while lines.count < max, let newline = findNewline() {
+            let lineStart = start
+            start = newline + 1
+            scanFrom = start
+            let line = makeLine(from: lineStart, to: newline, terminated: true)
+            lines.append(line)
+            if line.tooLong { break }
+        }
+        if !lines.isEmpty { return true }
+        guard let line = try next() else { return false }
+        lines.append(line)
+        return true
+    }
+
     private func findNewline() -> Int? {
         guard scanFrom < end, let hit = memchr(buffer + scanFrom, 0x0A, end - scanFrom) else { return nil }
         return buffer.distance(to: hit)

@@ -216,6 +216,15 @@ package struct ConfigTree: Sendable {
         }
         platform = readYAML(Self.platformFile, shape: ConfigSchemas.platform,
                             missingFix: "create it with `version: 1` and the platform defaults (see docs/configuration.md)")
+        // Anything else under configs/ is read by nothing: most likely a file in the wrong place.
+        for entry in list("configs") where entry != "global" && entry != "tenants" {
+            report("configs/\(entry)", 1, "", "unexpected entry in configs/ (nothing reads it)",
+                   "configs/ holds global/platform.yaml and tenants/<tenant>/; move or remove it")
+        }
+        for entry in list("configs/global") where entry != "platform.yaml" {
+            report("configs/global/\(entry)", 1, "", "unexpected file in configs/global/ (nothing reads it)",
+                   "platform defaults go in configs/global/platform.yaml; move or remove it")
+        }
         loadSchemas()
         loadTenants(only: only)
         if only != nil, withRules { loadRules() }

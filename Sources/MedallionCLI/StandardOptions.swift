@@ -61,8 +61,15 @@ package func runFilter(
         runtimeOptions.dlqInstance = dlqInstance
         runtime = try StageRuntime(options: runtimeOptions)
     } catch {
+        let input = summaryInput ?? (options.input.isEmpty ? "-" : options.input.joined(separator: ","))
+        if Signals.stopRequested {
+            // Stopped while opening a FIFO (no writer or reader yet): nothing was
+            // read or written, which is a clean stop, not a failure.
+            StageRuntime.emitNotStartedSummary(stage: stage, input: input, status: "stopped")
+            return
+        }
         reportError(stage: stage, error)
-        StageRuntime.emitNotStartedSummary(stage: stage, input: summaryInput ?? options.input.joined(separator: ","), error: error.message)
+        StageRuntime.emitNotStartedSummary(stage: stage, input: input, error: error.message)
         throw ExitCode(error.exitStatus.rawValue)
     }
     do {

@@ -522,3 +522,25 @@ def test_line_buffered_output_arrives_line_by_line_while_input_stays_open(tmp_pa
     proc.stdin.close()
     proc.wait(timeout=20)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("bad", ['"tenant_id":"acme","tenant_id":"acme",', '"tenantId":"acme",'])
+def test_a_key_level_reject_keeps_its_source_position_wherever_the_key_is(tmp_path, bad):
+    """duplicate_field and unknown_field are found while the keys are read; the record's _source (here the
+    last member) must still reach the DLQ record, or dlq-sink stores the reject again on every replay."""
+    rec = envelope(event_id="k")
+    rec["_source"] = {"source": "gen:1", "partition": 0, "offset": 7}
+    text = json.dumps(rec, separators=(",", ":"))
+    raw = ("{" + bad + text[1:]).encode()
+    dlq = tmp_path / "d.ndjson"
+    status, out, err = run([binary("envelope-check"), *CHECK, "--dlq", str(dlq)], raw + b"\n")
+    assert status == 0 and out == b"", err
+    [r] = read_ndjson(dlq)
+    assert r["reason"] in ("duplicate_field", "unknown_field")
+    assert r["source"] == {"source": "gen:1", "partition": 0, "offset": 7}
+    lake = tmp_path / "lake"
+    for _ in range(2):  # a replay of the same reject is stored once
+        status, _, err = run([binary("dlq-sink"), "--lake", str(lake), "--input", str(dlq)])
+        assert status == 0, err
+    import deltalake
+    assert deltalake.DeltaTable(str(lake / "dlq" / "events")).to_pyarrow_table().num_rows == 1

@@ -124,6 +124,37 @@ package struct EnvelopeChecker {
         sourceIndex = nil
 
         // Identify keys: envelope fields, reserved `_` keys, nothing else.
+        if let rejection = identifyKeys(line) {
+            // The position must reach the DLQ record even when the key that fails
+            // comes before `_source`: without it dlq-sink cannot tell a replayed
+            // reject from a new one and stores it again on every replay.
+            if sourceRange == nil { locateSource(line) }
+            return .rejected(rejection)
+        }
+        if isMarkOnly { return .mark }
+        for field in EnvelopeField.allCases where field.isRequired && fieldMember[field.rawValue] < 0 {
+            return .rejected(Rejection(.missingField, field: field.name, "required envelope field '\(field.name)' is missing"))
+        }
+        return checkValues(line)
+    }
+
+    /// Set by `identifyKeys` when the line is a position mark (`{"_mark":...}` alone).
+    private var isMarkOnly = false
+
+    /// Finds a literal `_source` member among the top-level members.
+    private mutating func locateSource(_ line: UnsafeRawBufferPointer) {
+        for m in scanner.members where !m.keyEscaped && m.keyEnd - m.keyStart == 7 {
+            if memcmpEqual(UnsafeRawBufferPointer(rebasing: line[m.keyStart..<m.keyEnd]), Self.sourceKey) {
+                sourceRange = m.valueStart..<m.valueEnd
+                return
+            }
+        }
+    }
+
+    /// Maps each top-level key to its envelope field or reserved slot; the
+    /// first unknown, duplicate or badly escaped key is the rejection.
+    private mutating func identifyKeys(_ line: UnsafeRawBufferPointer) -> Rejection? {
+        isMarkOnly = false
         for (index, m) in scanner.members.enumerated() {
             let keyRange = m.keyStart..<m.keyEnd
             let key = UnsafeRawBufferPointer(rebasing: line[keyRange])
@@ -131,37 +162,37 @@ package struct EnvelopeChecker {
                 scratch.removeAll(keepingCapacity: true)
                 JSONString.decode(key, into: &scratch)
                 if let rejection = identify(bytes: scratch, memberIndex: index, rawKey: keyRange, line: line) {
-                    return .rejected(rejection)
+                    return rejection
                 }
                 continue
             }
             if let field = keys.lookup(key) {
                 if fieldMember[field.rawValue] >= 0 {
-                    return .rejected(Rejection(.duplicateField, field: field.name,
-                        "envelope field '\(field.name)' appears more than once; readers disagree on which value wins, so the record is rejected"))
+                    return Rejection(.duplicateField, field: field.name,
+                        "envelope field '\(field.name)' appears more than once; readers disagree on which value wins, so the record is rejected")
                 }
                 fieldMember[field.rawValue] = Int32(index)
             } else if key.count > 0, key[0] == UInt8(ascii: "_") {
                 for other in reservedIndices
                 where memcmpEqual(UnsafeRawBufferPointer(rebasing: line[scanner.members[other].keyStart..<scanner.members[other].keyEnd]), key) {
-                    return .rejected(Rejection(.duplicateField, field: String(decoding: key, as: UTF8.self),
-                        "reserved key '\(String(decoding: key, as: UTF8.self))' appears more than once"))
+                    return Rejection(.duplicateField, field: String(decoding: key, as: UTF8.self),
+                        "reserved key '\(String(decoding: key, as: UTF8.self))' appears more than once")
                 }
                 reservedIndices.append(index)
                 if key.count == 7, memcmpEqual(key, Self.sourceKey) {
                     sourceRange = m.valueStart..<m.valueEnd
                     sourceIndex = index
                 }
-                if key.count == 5, memcmpEqual(key, Self.markKey), scanner.members.count == 1 { return .mark }
+                if key.count == 5, memcmpEqual(key, Self.markKey), scanner.members.count == 1 {
+                    isMarkOnly = true
+                    return nil
+                }
             } else {
-                return .rejected(Rejection(.unknownField, field: String(decoding: key, as: UTF8.self),
-                    "unknown top-level key '\(Self.preview(key))'; the envelope has \(EnvelopeField.names.joined(separator: ", ")) and reserved keys starting with '_'"))
+                return Rejection(.unknownField, field: String(decoding: key, as: UTF8.self),
+                    "unknown top-level key '\(Self.preview(key))'; the envelope has \(EnvelopeField.names.joined(separator: ", ")) and reserved keys starting with '_'")
             }
         }
-        for field in EnvelopeField.allCases where field.isRequired && fieldMember[field.rawValue] < 0 {
-            return .rejected(Rejection(.missingField, field: field.name, "required envelope field '\(field.name)' is missing"))
-        }
-        return checkValues(line)
+        return nil
     }
 
     private static let sourceKeyText: StaticString = "_source"

@@ -154,9 +154,9 @@ package final class StageRuntime {
     /// The summary of a stage that could not start (missing input, a DLQ
     /// that cannot be created, a configuration error): nothing was read, and
     /// a supervisor or a script still finds the one summary line it expects.
-    package static func emitNotStartedSummary(stage: String, input: String, error: String) {
-        var w = JSONWriter.diagnostic(level: "error", stage: stage, event: "summary")
-        w.key("status"); w.string("failed")
+    package static func emitNotStartedSummary(stage: String, input: String, error: String? = nil, status: String = "failed") {
+        var w = JSONWriter.diagnostic(level: status == "failed" ? "error" : "info", stage: stage, event: "summary")
+        w.key("status"); w.string(status)
         w.key("input"); w.string(input)
         w.key("rows_in"); w.int(0)
         w.key("rows_out"); w.int(0)
@@ -167,7 +167,7 @@ package final class StageRuntime {
         w.key("seconds"); w.double(0)
         w.key("rows_per_second"); w.int(0)
         w.key("dlq"); w.string("")
-        w.key("error"); w.string(error)
+        if let error { w.key("error"); w.string(error) }
         w.endObject()
         writeDiagnostic(w.bytes)
     }

@@ -102,7 +102,7 @@ package struct DLQSinkCommand: ParsableCommand {
 
     /// A redrive bound. Any RFC 3339 UTC time is a valid bound, even one
     /// outside the years a table may hold (it then selects everything or
-    /// nothing on that side). Digits beyond microseconds round up, so a bound
+    /// nothing on that side: times compare as microseconds). Digits beyond microseconds round up, so a bound
     /// never lets in a record from before it.
     static func micros(_ text: String) -> Int64? {
         var text = text
@@ -115,9 +115,6 @@ package struct DLQSinkCommand: ParsableCommand {
                 return v + 1
             }
             return v
-        case .failure(.unsupportedYear):
-            guard let year = Int(text.prefix(4)) else { return nil }
-            return year < Timestamp.supportedYears.lowerBound ? Int64.min / 2 : Int64.max / 2
         case .failure:
             return nil
         }

@@ -193,7 +193,7 @@ package struct EHSourceCommand: ParsableCommand {
             }
             let parsed = try EventHubsConnection.parse(value, origin: "environment variable \(name)")
             if let tree, connectionStringEnv == nil, bootstrap == nil,
-               parsed.host.split(separator: ".").first.map(String.init) != tree.eventHubs.namespace {
+               !Self.sameNamespace(host: parsed.host, configured: tree.eventHubs.namespace) {
                 throw StageError(.config, "environment variable \(name) points at namespace \(parsed.host), but tenant \(tree.tenant)'s eventhubs.namespace in env \(fleet.env) is \(tree.eventHubs.namespace) (fix: export the connection string of \(tree.eventHubs.namespace), or correct eventhubs.namespace)")
             }
             if resolvedTopic == nil { resolvedTopic = parsed.entityPath }
@@ -222,6 +222,14 @@ package struct EHSourceCommand: ParsableCommand {
         }
         let resume = lakes.isEmpty ? nil : EHSourceOptions.LakeResume(lakeRoots: lakes, sinkID: resumeSinkId)
         return .kafka(settings, topic: resolvedTopic, resume: resume)
+    }
+
+    /// Whether a connection string's host is the configured namespace, given
+    /// as a name (`acme-prod-ehns`) or a host (`acme-prod-ehns.servicebus.windows.net`);
+    /// DNS names compare without case.
+    static func sameNamespace(host: String, configured: String) -> Bool {
+        let host = host.lowercased(), name = configured.lowercased()
+        return host == name || host.hasPrefix(name + ".")
     }
 
     /// The tenant's merged settings in live mode with --config, else nil.

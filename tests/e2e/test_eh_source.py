@@ -470,6 +470,18 @@ def test_live_mode_from_the_tree_refuses_a_connection_string_of_another_namespac
                          env=env, timeout=30)
     assert status == 78, err
     assert "someone-else.servicebus.windows.net" in err and "acme-dev-ehns" in err and "c2VjcmV0" not in err
+    # The same namespace in other letters, or configured as a full host name, is accepted (then it
+    # tries to connect to a host that does not resolve here: exit 75, not a configuration error).
+    env["ACME_EVENTHUBS_CONNECTION"] = ("Endpoint=sb://ACME-DEV-EHNS.servicebus.windows.net/;"
+                                       "SharedAccessKeyName=listen;SharedAccessKey=c2VjcmV0;EntityPath=telemetry")
+    status, _, err = run([binary("eh-source"), "--config", str(tree), "--tenant", "acme", "--max-retry-seconds", "1"],
+                         env=env, timeout=60)
+    assert status == 75, err
+    tenant_file = tree / "configs/tenants/acme/tenant.yaml"
+    tenant_file.write_text(tenant_file.read_text().replace("namespace: acme-dev-ehns", "namespace: acme-dev-ehns.servicebus.windows.net"))
+    status, _, err = run([binary("eh-source"), "--config", str(tree), "--tenant", "acme", "--max-retry-seconds", "1"],
+                         env=env, timeout=60)
+    assert status == 75, err
     env.pop("ACME_EVENTHUBS_CONNECTION")
     status, _, err = run([binary("eh-source"), "--config", str(tree), "--tenant", "acme"], env=env, timeout=30)
     assert status == 78 and "eventhubs.connection_string_env ACME_EVENTHUBS_CONNECTION" in err

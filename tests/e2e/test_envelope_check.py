@@ -544,3 +544,14 @@ def test_a_key_level_reject_keeps_its_source_position_wherever_the_key_is(tmp_pa
         assert status == 0, err
     import deltalake
     assert deltalake.DeltaTable(str(lake / "dlq" / "events")).to_pyarrow_table().num_rows == 1
+
+
+@pytest.mark.parametrize("buffering", [[], ["--line-buffered"]])
+def test_a_dlq_that_cannot_be_written_counts_its_rejects_as_undelivered(tmp_path, buffering):
+    data = b"".join(line(envelope(event_id=f"g{i}")) for i in range(10)) + b"not json\n" * 4
+    status, out, err = run([binary("envelope-check"), *CHECK, *buffering, "--dlq", "/dev/full"], data)
+    assert status == 74, err
+    s = summary(err)
+    assert s["rows_dlq"] >= 0 and s["rows_dlq"] < 4
+    assert s["rows_in"] == s["rows_out"] + s["rows_dlq"] + s.get("rows_undelivered", 0)
+    assert s.get("rows_undelivered", 0) > 0

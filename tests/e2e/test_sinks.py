@@ -318,3 +318,29 @@ def test_a_url_storage_root_is_refused_naming_its_file_and_line_and_env_needs_co
     assert summary(err)["status"] == "failed"
     status, _, err = run([binary("bronze-sink"), "--lake", str(tmp_path / "l"), *TENANTS, "--env", "prod"], b"")
     assert status == 64 and "--config" in err
+
+
+def test_a_redrive_spread_over_many_dlq_partitions_is_stored_whole_and_once(tmp_path):
+    """Rejects of one source partition land in several DLQ partitions (here one per tenant), so the table
+    holds their offsets out of order. The redrive emits them in position order: a sink under the redrive's
+    own sink id stores every one, in small batches too, and a second run of the same redrive stores none."""
+    lake = tmp_path / "lake"
+    status, data, err = run([binary("medallion"), "generate", "--count", "3000", "--seed", "17"])
+    assert status == 0, err
+    status, _, err = run([binary("envelope-check"), "--tenants", "acme,globex,initech", "--event-types", "thermostat.telemetry",
+                          "--dlq", str(tmp_path / "rejects.ndjson")], data)
+    assert status == 0, err
+    rejects = read_ndjson(tmp_path / "rejects.ndjson")
+    assert {r["reason"] for r in rejects} == {"unknown_event_type"} and len(rejects) > 1000
+    status, _, err = run([binary("dlq-sink"), "--lake", str(lake), "--input", str(tmp_path / "rejects.ndjson")])
+    assert status == 0, err
+    for attempt in range(2):
+        pipeline = (f"{binary('dlq-sink')} --lake {lake} --redrive --reason unknown_event_type 2>/dev/null"
+                    f" | {binary('envelope-check')} --tenants acme,globex,initech --dlq {tmp_path / 'still-bad.ndjson'} 2>/dev/null"
+                    f" | {binary('bronze-sink')} --lake {lake} --tenants acme,globex,initech --sink-id redrive-1 --batch-rows 97"
+                    f" > /dev/null 2> {tmp_path / 'bronze.err'}")
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], timeout=120)
+        assert proc.returncode == 0, (tmp_path / "bronze.err").read_text()
+        ids = [r["event_id"] for r in table_rows(lake / "bronze" / "events", ["event_id"])]
+        assert len(ids) == len(set(ids)) == len(rejects), (attempt, len(ids), len(rejects))
+    assert set(ids) == {json.loads(r["raw"])["event_id"] for r in rejects}

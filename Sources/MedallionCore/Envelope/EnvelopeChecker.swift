@@ -284,16 +284,18 @@ package struct EnvelopeChecker {
         }
         let value = stringBytes(field, line)
         switch Timestamp.parseMicros(value) {
-        case .success: return nil
+        case .success(let micros):
+            guard Timestamp.supportedMicros.contains(micros) else {
+                return Rejection(.badTimestamp, field: field.name,
+                    "\(field.name) \"\(Self.preview(value))\" is outside the supported years \(Timestamp.supportedYears.lowerBound)–\(Timestamp.supportedYears.upperBound) (a device clock fault?)")
+            }
+            return nil
         case .failure(.notUTC):
             return Rejection(.timestampNotUTC, field: field.name,
                 "\(field.name) \"\(Self.preview(value))\" has a non-UTC offset; send UTC ('Z'), e.g. 2026-03-01T12:00:00.000Z")
         case .failure(.outOfRange):
             return Rejection(.badTimestamp, field: field.name,
                 "\(field.name) \"\(Self.preview(value))\" names a date or time that does not exist")
-        case .failure(.unsupportedYear):
-            return Rejection(.badTimestamp, field: field.name,
-                "\(field.name) \"\(Self.preview(value))\" is outside the supported years \(Timestamp.supportedYears.lowerBound)–\(Timestamp.supportedYears.upperBound) (a device clock fault?)")
         case .failure(.malformed):
             return Rejection(.badTimestamp, field: field.name,
                 "\(field.name) \"\(Self.preview(value))\" is not an RFC 3339 timestamp like 2026-03-01T12:00:00.000Z")

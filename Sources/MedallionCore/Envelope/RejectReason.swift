@@ -68,7 +68,7 @@ package enum RejectReason: String, CaseIterable, Sendable {
         case .emptyField: "an id or text field is the empty string or only spaces"
         case .fieldTooLong: "an id is longer than 256 bytes"
         case .unsafeID: "tenant_id or event_type does not match [a-z0-9][a-z0-9._-]{0,63}, or an id contains a control character"
-        case .badTimestamp: "a timestamp is not RFC 3339 (YYYY-MM-DDTHH:MM:SS[.f]Z) or names a date or time that does not exist"
+        case .badTimestamp: "a timestamp is not RFC 3339 (YYYY-MM-DDTHH:MM:SS[.f]Z), names a date or time that does not exist, or is outside the years 1900–2999"
         case .timestampNotUTC: "a timestamp has a UTC offset other than Z/+00:00"
         case .badSchemaVersion: "schema_version is not MAJOR.MINOR (digits)"
         case .unknownTenant: "tenant_id is not one of the tenants this stage serves (--tenants)"

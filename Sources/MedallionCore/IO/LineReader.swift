@@ -185,10 +185,14 @@ package final class LineReader {
             // Stopped by a signal with half a line in hand: its rest is still in the
             // pipe (or never came). It is not a record, so it is neither processed nor
             // rejected; the source replays it on restart. The summary reports it.
+            // Complete lines still in the buffer (read ahead) are handed out as
+            // usual; only what follows the last newline is set aside.
             if Signals.stopRequested, end > start {
-                abandonedBytes = end - start
-                start = end
-                scanFrom = end
+                var keep = end
+                while keep > start, buffer.load(fromByteOffset: keep - 1, as: UInt8.self) != 0x0A { keep -= 1 }
+                abandonedBytes = end - keep
+                end = keep
+                if scanFrom > end { scanFrom = end }
             }
         } else {
             end += count

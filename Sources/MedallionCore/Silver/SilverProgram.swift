@@ -316,15 +316,15 @@ package struct CompiledRule: @unchecked Sendable {
         switch rule.kind {
         case "range" where !numeric.contains(type):
             throw wrongType("a numeric field", "use range on an integer or number field (allowed_values or regex for text)")
-        case "regex" where type != .string:
-            throw wrongType("a text field", "use regex on a string field (range or allowed_values otherwise)")
+        case "regex" where type == .boolean:
+            throw wrongType("a field with text (a value as written: string, number, date or timestamp)", "use allowed_values [true] or [false] on a boolean field")
         case "freshness" where type != .timestamp:
             throw wrongType("a timestamp field", "use event_time_utc, ingest_time_utc or a payload field with format date-time")
         case "allowed_values":
             for value in rule.values {
                 let fits: Bool
                 switch value {
-                case .string: fits = type == .string || type == .date || type == .timestamp
+                case .string: fits = type == .string
                 case .number: fits = numeric.contains(type)
                 case .bool: fits = type == .boolean
                 default: fits = false

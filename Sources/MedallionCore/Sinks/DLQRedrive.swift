@@ -8,12 +8,15 @@
 /// byte: `raw` as UTF-8, `raw_base64` decoded. A record kept only as a
 /// prefix (`raw_truncated`, from `line_too_long`) cannot be redriven
 /// faithfully; it is counted and reported, never emitted as if whole.
+/// Memory: the selection is held and sorted (at most `maxBytes` of raw lines).
 package struct DLQRedrive {
     package var reasons: [String]?
     package var stages: [String]?
     package var tenant: String?
     package var sinceMicros: Int64?
     package var untilMicros: Int64?
+    /// The most raw bytes a selection may hold: it is sorted in memory.
+    package var maxBytes = 1 << 30
 
     package init() {}
 
@@ -37,7 +40,8 @@ package struct DLQRedrive {
         let untilDay = untilMicros.map { Self.day($0 - 1) }
         let scan: DeltaTableScan
         do {
-            scan = try table.scan(columns: ["reason", "stage", "time", "raw", "raw_base64", "raw_truncated"]) { values in
+            scan = try table.scan(columns: ["reason", "stage", "time", "raw", "raw_base64", "raw_truncated",
+                                            "source_id", "source_partition", "source_offset"]) { values in
                 if let tenant, values["tenant_id"] != tenant { return false }
                 if let sinceDay, let day = values["ingest_date"], day < sinceDay { return false }
                 if let untilDay, let day = values["ingest_date"], day > untilDay { return false }
@@ -47,6 +51,13 @@ package struct DLQRedrive {
             throw StageError(error)
         }
         var result = Result()
+        // The selection is emitted in source-position order: the sinks' exactly-once
+        // positions need offsets that only grow per source partition, and the table
+        // holds rejects in partition-file order. Lines without a position follow, in
+        // table order; a reject stored twice (rejected again after a redrive) keeps
+        // its position and is then stored once.
+        var selected: [Selected] = []
+        var selectedBytes = 0
         while true {
             let batch: DeltaBatch?
             do {
@@ -62,6 +73,8 @@ package struct DLQRedrive {
             let reason = batch.columnIndex("reason")!, stage = batch.columnIndex("stage")!
             let time = batch.columnIndex("time")!, raw = batch.columnIndex("raw")!
             let rawBase64 = batch.columnIndex("raw_base64")!, truncated = batch.columnIndex("raw_truncated")!
+            let sourceID = batch.columnIndex("source_id")!, sourcePartition = batch.columnIndex("source_partition")!
+            let sourceOffset = batch.columnIndex("source_offset")!
             for row in 0..<batch.rowCount {
                 if let reasons, !reasons.contains(batch.string(reason, row) ?? "") { continue }
                 if let stages, !stages.contains(batch.string(stage, row) ?? "") { continue }
@@ -74,18 +87,51 @@ package struct DLQRedrive {
                     result.skippedTruncated += 1
                     continue
                 }
+                let line: [UInt8]
                 if let bytes = batch.bytes(raw, row) {
-                    try output.writeLine(bytes)
+                    line = Array(bytes)
                 } else if let encoded = batch.bytes(rawBase64, row), let bytes = Base64.decode(encoded) {
-                    try output.writeLine(bytes)
+                    line = bytes
                 } else {
                     continue  // neither form stored: nothing to re-emit
                 }
-                result.emitted += 1
+                selectedBytes += line.count + 64
+                guard selectedBytes <= maxBytes else {
+                    throw StageError(.data, "the selection holds more than \(maxBytes >> 20) MiB of raw lines, and a redrive sorts what it selects in memory; redrive it in parts: narrow --since/--until (or add --reason, --stage, --tenant)")
+                }
+                selected.append(Selected(source: batch.string(sourceID, row), partition: batch.int64(sourcePartition, row),
+                                         offset: batch.int64(sourceOffset, row), order: selected.count, line: line))
             }
+        }
+        selected.sort()
+        for record in selected {
+            try output.writeLine(record.line)
+            result.emitted += 1
         }
         try output.flush()
         return result
+    }
+
+    /// One selected record: its position (if any) and its raw line.
+    private struct Selected: Comparable {
+        var source: String?
+        var partition: Int64?
+        var offset: Int64?
+        /// Where it was in the table, to keep lines without a position in order.
+        var order: Int
+        var line: [UInt8]
+
+        static func < (a: Selected, b: Selected) -> Bool {
+            switch (a.offset, b.offset) {
+            case let (x?, y?):
+                return (a.source ?? "", a.partition ?? -1, x, a.order) < (b.source ?? "", b.partition ?? -1, y, b.order)
+            case (_?, nil): return true
+            case (nil, _?): return false
+            case (nil, nil): return a.order < b.order
+            }
+        }
+
+        static func == (a: Selected, b: Selected) -> Bool { a.order == b.order }
     }
 
     private static func day(_ micros: Int64) -> String {

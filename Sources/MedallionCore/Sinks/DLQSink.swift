@@ -202,7 +202,8 @@ package final class DLQSink {
             }
         }
         var time = wallClockMicros()
-        if let t = text("time"), case .success(let v) = t.withUnsafeBytes({ Timestamp.parseMicros($0) }) { time = v }
+        if let t = text("time"), case .success(let v) = t.withUnsafeBytes({ Timestamp.parseMicros($0) }),
+           Timestamp.supportedMicros.contains(v) { time = v }
         let days = Int32(time.floorDividedBy(86_400_000_000).quotient)
         let tenant = text("tenant_id")
         let eventType = text("event_type")

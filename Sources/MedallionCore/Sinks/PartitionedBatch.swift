@@ -20,6 +20,11 @@ package final class PartitionedBatch {
         var committed: Int64?
         var pending: Int64?
         var appID: String
+        /// Offsets stored in this batch, ascending while they arrive in order
+        /// (the normal case: an append, then a binary search for a repeat)...
+        var batchOffsets: [Int64] = []
+        /// ... and as a set once one arrived out of order.
+        var batchSet: Set<Int64>?
     }
 
     package enum Outcome {
@@ -90,26 +95,55 @@ package final class PartitionedBatch {
         return lastPosition
     }
 
-    /// Whether `offset` at this position is already stored: by an earlier
-    /// commit, or earlier in this very batch (offsets only grow within a
-    /// source partition, so a record at or below the batch's highest offset
-    /// is a replay: a rebalance re-delivery, or the same capture piped twice).
+    /// Whether `offset` at this position is already stored: at or below the
+    /// position an earlier commit recorded, or stored earlier in this very
+    /// batch (a repeat: a rebalance re-delivery, the same capture piped
+    /// twice). A record below the batch's highest offset that the batch does
+    /// not hold is new, not a repeat: within a batch nothing is assumed about
+    /// order. Across commits a position is one number, so a source must not
+    /// go back below what it committed (`dlq-sink --redrive` sorts for that).
     @inline(__always)
     package func isCommitted(_ position: Int, offset: Int64) -> Bool {
         let p = positions[position]
-        return offset <= max(p.committed ?? -1, p.pending ?? -1)
+        if let done = p.committed, offset <= done { return true }
+        guard let pending = p.pending, offset <= pending else { return false }
+        if let set = p.batchSet { return set.contains(offset) }
+        return Self.sortedContains(p.batchOffsets, offset)
+    }
+
+    private static func sortedContains(_ values: [Int64], _ value: Int64) -> Bool {
+        var low = 0, high = values.count
+        while low < high {
+            let mid = (low + high) / 2
+            if values[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low < values.count && values[low] == value
     }
 
     /// Records a position mark as if a record had been stored at its offset.
     package func advance(to mark: PositionMark, key: String? = nil) {
         let bytes = Array((key ?? mark.source).utf8)
         let slot = bytes.withUnsafeBytes { position(key: $0, partition: mark.partition) }
-        if !isCommitted(slot, offset: mark.offset) { markPending(slot, offset: mark.offset) }
+        // A mark is not a record: it moves the position, it is not remembered as stored.
+        if !isCommitted(slot, offset: mark.offset) {
+            positions[slot].pending = max(positions[slot].pending ?? -1, mark.offset)
+        }
     }
 
+    /// Records that the record at `offset` is in this batch.
     @inline(__always)
     package func markPending(_ position: Int, offset: Int64) {
         positions[position].pending = max(positions[position].pending ?? -1, offset)
+        if positions[position].batchSet != nil {
+            positions[position].batchSet!.insert(offset)
+        } else if let last = positions[position].batchOffsets.last, offset <= last {
+            var set = Set(positions[position].batchOffsets)
+            set.insert(offset)
+            positions[position].batchSet = set
+            positions[position].batchOffsets = []
+        } else {
+            positions[position].batchOffsets.append(offset)
+        }
     }
 
     /// Writes one file per non-empty partition and commits them with the
@@ -123,7 +157,11 @@ package final class PartitionedBatch {
         let hasPending = positions.contains { $0.pending != nil }
         guard rows > 0 || hasPending else { return .nothingToCommit }
         guard var writer = table else {
-            for i in positions.indices { positions[i].pending = nil }
+            for i in positions.indices {
+                positions[i].pending = nil
+                positions[i].batchOffsets.removeAll(keepingCapacity: true)
+                positions[i].batchSet = nil
+            }
             return .dryRun(files: partitions.filter { $0.columns[0].count > 0 }.count)
         }
         let outcome: DeltaCommitOutcome
@@ -148,6 +186,8 @@ package final class PartitionedBatch {
         for i in positions.indices where positions[i].pending != nil {
             positions[i].committed = max(positions[i].committed ?? -1, positions[i].pending!)
             positions[i].pending = nil
+            positions[i].batchOffsets.removeAll(keepingCapacity: true)
+            positions[i].batchSet = nil
         }
         switch outcome {
         case .committed(let version):

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `envelope-check`: the first gate. Valid envelopes pass through byte for
 /// byte (only a trailing `\r` is dropped); everything else becomes a DLQ
@@ -28,7 +31,7 @@ package enum EnvelopeCheckStage {
             batch.prepare()
             if lanes.count > 1, count >= parallelThreshold {
                 // The calling thread also reads the input and writes the results, so
-                // lane 0 (which concurrentPerform runs on it) takes a smaller slice.
+                // lane 0 (which it checks itself) takes a smaller slice.
                 let bounds = Self.slices(count, lanes: lanes.count)
                 helpers.run { i in lanes[i + 1].check(batch, bounds[i + 1]..<bounds[i + 2]) }
                 lanes[0].check(batch, bounds[0]..<bounds[1])
@@ -126,11 +129,18 @@ final class HelperThreads: @unchecked Sendable {
     init(count: Int) {
         self.count = count
         start = (0..<count).map { _ in DispatchSemaphore(value: 0) }
+        // Stop signals must reach the main thread, which may be blocked in read()
+        // on an idle pipe and has to be woken by them: the helpers are created
+        // with every signal blocked (a new thread inherits its creator's mask).
+        var all = sigset_t(), previous = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_BLOCK, &all, &previous)
         for i in 0..<count {
             let thread = Thread { [self] in self.loop(i) }
             thread.stackSize = 1 << 20
             thread.start()
         }
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
 
     private func loop(_ index: Int) {

@@ -71,18 +71,18 @@ package final class StageRuntime {
     package func markDLQ(_ mark: PositionMark) throws(StageError) {
         guard let dlq else { return }
         try dlq.flush()
-        markPendingInDLQ = true
         try dlq.writeLine(mark.encoded(stage: options.dlqInstance ?? options.stage))
         try dlq.flush()
-        markPendingInDLQ = false
+        marksDeliveredToDLQ += 1
     }
 
-    /// True while a mark sits in the DLQ buffer (only if its flush failed).
-    private var markPendingInDLQ = false
+    /// Marks handed to the kernel on the DLQ stream (each flushed on its own,
+    /// so the DLQ's delivered lines are these plus the delivered rejects).
+    private var marksDeliveredToDLQ = 0
 
     /// Rejects written to the DLQ stream and handed to the kernel.
     private var rowsDLQDelivered: Int {
-        rowsDLQ - max(0, (dlq?.pendingLines ?? 0) - (markPendingInDLQ ? 1 : 0))
+        max(0, (dlq?.deliveredLines ?? 0) - marksDeliveredToDLQ)
     }
 
     /// Counts one input record (marks are not records).

@@ -15,15 +15,17 @@ package enum Timestamp {
         case outOfRange
         /// Well formed with a non-zero UTC offset.
         case notUTC
-        /// A real date outside `supportedYears`.
-        case unsupportedYear
     }
 
-    /// The years a stored timestamp may have. Real readers fail on the
+    /// The years an envelope timestamp may have (`envelope-check`, and the
+    /// `ingest_date` partitions derived from it). Real readers fail on the
     /// extremes (pyarrow and polars cannot read an `ingest_date` of year 0;
-    /// 9999-12-31T23:59:59.999999 overflows some), so a table must never hold
-    /// one: an event from outside these years is a device clock fault.
+    /// 9999-12-31T23:59:59.999999 overflows some), so a table must never be
+    /// partitioned by one: an event from outside these years is a device
+    /// clock fault. The parser itself accepts any four-digit year.
     package static let supportedYears = 1900...2999
+    package static let supportedMicros: Range<Int64> =
+        Int64(daysFromCivil(year: 1900, month: 1, day: 1)) * 86_400_000_000 ..< Int64(daysFromCivil(year: 3000, month: 1, day: 1)) * 86_400_000_000
 
     /// Days since 1970-01-01 of a proleptic Gregorian date.
     package static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
@@ -109,7 +111,6 @@ package enum Timestamp {
         guard month >= 1, month <= 12, day >= 1, day <= daysInMonth(year: year, month: month),
               hour <= 23, minute <= 59, second <= 59
         else { return .failure(.outOfRange) }
-        guard supportedYears.contains(year) else { return .failure(.unsupportedYear) }
         let days = daysFromCivil(year: year, month: month, day: day)
         let secs = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
         return .success(secs * 1_000_000 + Int64(micros))

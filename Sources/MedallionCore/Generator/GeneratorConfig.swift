@@ -230,6 +230,12 @@ package enum BadLineKind: String, CaseIterable, Sendable, Hashable, Comparable {
     /// An id field (`tenant_id`, `site_id`, `device_id`, `event_type`,
     /// `event_id`) that is the empty string.
     case emptyID = "empty_id"
+    /// A top-level key the envelope does not have: a typo (`tenantId`) or a
+    /// field a sender added (`device_name`).
+    case unknownField = "unknown_field"
+    /// An id or text field (`site_id`, `device_id`, `device_type`,
+    /// `event_id`, `source_system`) longer than 256 bytes.
+    case longID = "long_id"
     /// `payload` nested `deepNestingDepth` levels deep (objects or arrays).
     case deepNesting = "deep_nesting"
     /// An otherwise valid envelope padded to `oversizedLineBytes`.

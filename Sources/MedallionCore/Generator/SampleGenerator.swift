@@ -552,6 +552,20 @@ package struct SampleGenerator {
             f.setValue([0, 1, 2, 4, 5][faults.below(5)], [0x22, 0x22])
             buffer.append(contentsOf: f.joined())
 
+        case .unknownField:
+            let extras = ["tenantId", "device_name", "eventTime", "ts", "Payload", "firmware"]
+            var v: [UInt8] = []
+            JSONStringEscaper.appendQuoted("x-\(draft.sequence % 97)", to: &v)
+            f.entries.insert(EnvelopeFields.Entry(key: extras[faults.below(extras.count)], value: v), at: faults.below(12))
+            buffer.append(contentsOf: f.joined())
+
+        case .longID:
+            var v: [UInt8] = [0x22]
+            v.append(contentsOf: repeatElement(UInt8(ascii: "x"), count: 257 + faults.below(200)))
+            v.append(0x22)
+            f.setValue([1, 2, 3, 5, 9][faults.below(5)], v)
+            buffer.append(contentsOf: f.joined())
+
         case .deepNesting:
             let depth = config.deepNestingDepth
             var v: [UInt8] = []

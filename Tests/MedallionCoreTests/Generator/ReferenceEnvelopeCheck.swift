@@ -28,6 +28,7 @@ enum Reference {
         guard let object = any as? [String: Any] else { return "not_an_object" }
         let keys = topLevelKeys(line)
         if Set(keys).count != keys.count { return "duplicate_key" }
+        if keys.contains(where: { !requiredKeys.contains($0) && $0 != "attributes" && !$0.hasPrefix("_") }) { return "unknown_field" }
         for key in requiredKeys where object[key] == nil { return "missing_field" }
         for key in stringKeys where !(object[key] is String) { return "wrong_type" }
         // attributes is optional (docs/envelope.md); when present, an object of strings.
@@ -35,6 +36,8 @@ enum Reference {
             attributes.values.allSatisfy({ $0 is String })
         else { return "wrong_type" }
         for key in idKeys where (object[key] as! String).isEmpty { return "empty_id" }
+        for key in ["site_id", "device_id", "device_type", "event_id", "source_system"]
+        where (object[key] as! String).utf8.count > 256 { return "long_id" }
         let tenant = object["tenant_id"] as! String
         if !matchesID(tenant) { return "bad_tenant_id" }
         if !tenants.contains(tenant) { return "unknown_tenant" }
@@ -64,6 +67,8 @@ enum Reference {
         case .duplicateKey: "duplicate_key"
         case .badSchemaVersion: "bad_schema_version"
         case .emptyID: "empty_id"
+        case .unknownField: "unknown_field"
+        case .longID: "long_id"
         case .deepNesting: "too_deep"
         case .oversizedLine: "oversized_line"
         case .emptyLine: "empty_line"

@@ -555,3 +555,47 @@ def test_a_dlq_that_cannot_be_written_counts_its_rejects_as_undelivered(tmp_path
     assert s["rows_dlq"] >= 0 and s["rows_dlq"] < 4
     assert s["rows_in"] == s["rows_out"] + s["rows_dlq"] + s.get("rows_undelivered", 0)
     assert s.get("rows_undelivered", 0) > 0
+
+
+def _stop_while_feeding(tmp_path, args, head: bytes, wait_for_output: bool, name="in.fifo"):
+    """Runs envelope-check on a FIFO fed `head` and held open, then sends SIGTERM."""
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    out_path, err_path = tmp_path / "out", tmp_path / "err"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        proc = subprocess.Popen([binary("envelope-check"), *CHECK, "--dlq", str(tmp_path / "dlq"), "--input", str(fifo), *args],
+                                stdout=out, stderr=err)
+        writer = open(fifo, "wb")
+        writer.write(head)
+        writer.flush()
+        deadline = time.time() + 20
+        while wait_for_output and out_path.stat().st_size == 0 and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=20)
+        writer.close()
+    return status, out_path.read_bytes(), err_path.read_text()
+
+
+def test_a_stop_in_the_middle_of_a_zst_frame_is_a_clean_stop(tmp_path):
+    import zstandard
+    data = b"".join(line(envelope(event_id=f"z{i}", payload={"n": i, "pad": "x" * 200})) for i in range(20000))
+    packed = zstandard.ZstdCompressor(level=1).compress(data)
+    status, out, err = _stop_while_feeding(tmp_path, [], packed[: len(packed) // 2], wait_for_output=True,
+                                           name="in.ndjson.zst")  # a FIFO whose name says zstd
+    assert status == 0, err
+    s = summary(err)
+    assert s["status"] == "stopped" and s["rows_in"] == s["rows_out"] == len(out.splitlines()) > 0
+    assert not (tmp_path / "dlq").exists() or (tmp_path / "dlq").read_bytes() == b""
+
+
+def test_a_stop_in_the_middle_of_an_over_long_line_sets_it_aside_like_any_fragment(tmp_path):
+    good = b"".join(line(envelope(event_id=f"o{i}")) for i in range(3))
+    status, out, err = _stop_while_feeding(tmp_path, [], good + b'{"tenant_id":"acme","pad":"' + b"x" * 1_500_000,
+                                           wait_for_output=False)
+    assert status == 0, err
+    s = summary(err)
+    assert (s["status"], s["rows_in"], s["rows_out"], s["rows_dlq"]) == ("stopped", 3, 3, 0), s
+    assert s["partial_line_bytes"] == 1_500_000 + len(b'{"tenant_id":"acme","pad":"')
+    assert out == good

@@ -344,3 +344,26 @@ def test_a_redrive_spread_over_many_dlq_partitions_is_stored_whole_and_once(tmp_
         ids = [r["event_id"] for r in table_rows(lake / "bronze" / "events", ["event_id"])]
         assert len(ids) == len(set(ids)) == len(rejects), (attempt, len(ids), len(rejects))
     assert set(ids) == {json.loads(r["raw"])["event_id"] for r in rejects}
+
+
+def test_a_redrive_orders_rejects_stored_without_a_position_by_the_source_in_their_raw_line(tmp_path):
+    """A reject stored without a position (an older build, a line the stage could not read far enough)
+    may still carry _source: the redrive sorts it by that, so small batches downstream lose nothing."""
+    lake = tmp_path / "lake"
+    recs = []
+    for i in range(12):
+        tenant = ["acme", "globex"][i % 2]   # alternate DLQ partitions: their offsets interleave
+        env = envelope(tenant_id=tenant, event_id=f"np-{i}")
+        env["_source"] = {"source": "gen:1", "partition": 0, "offset": i}
+        recs.append({"dlq_version": 1, "stage": "envelope-check", "reason": "unknown_field", "message": "m",
+                     "raw": json.dumps(env, separators=(",", ":")), "raw_length": 10, "raw_truncated": False,
+                     "source": None, "tenant_id": tenant, "event_type": env["event_type"], "time": "2026-03-01T12:00:00.000Z"})
+    status, _, err = run([binary("dlq-sink"), "--lake", str(lake)], ndjson(recs))
+    assert status == 0, err
+    pipeline = (f"{binary('dlq-sink')} --lake {lake} --redrive 2>/dev/null"
+                f" | {binary('bronze-sink')} --lake {lake} --tenants acme,globex --sink-id redrive-np --batch-rows 2"
+                f" > /dev/null 2> {tmp_path / 'bronze.err'}")
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], timeout=60)
+    assert proc.returncode == 0, (tmp_path / "bronze.err").read_text()
+    ids = sorted(r["event_id"] for r in table_rows(lake / "bronze" / "events", ["event_id"]))
+    assert ids == sorted(f"np-{i}" for i in range(12))

@@ -136,7 +136,8 @@ private final class ZstdReader {
                 if filled == 0 { inputEnded = true }
             }
             if inputEnded, position == filled, !pendingFlush {
-                if lastResult != 0 {
+                // A stop signal ends the input where it is: mid-frame is expected then.
+                if lastResult != 0, !Signals.stopRequested {
                     throw StageError(.io, "the .zst input ended in the middle of a frame (truncated file?)")
                 }
                 return 0

@@ -139,7 +139,7 @@ package final class LineReader {
     }
 
     /// Keeps a prefix of an over-long line and discards the rest up to its `\n`.
-    private func skipOversizedLine() throws(StageError) -> Line {
+    private func skipOversizedLine() throws(StageError) -> Line? {
         lineNumber += 1
         keepPrefix(from: start, count: end - start)
         var length = end - start
@@ -148,6 +148,13 @@ package final class LineReader {
         scanFrom = 0
         while true {
             if ended {
+                if Signals.stopRequested {
+                    // Stopped before the end of this line: like a short fragment, it is not
+                    // a record yet (the source replays it); its size is reported.
+                    abandonedBytes += length
+                    lineNumber -= 1
+                    return nil
+                }
                 return Line(bytes: keptPrefix, number: lineNumber, length: length, tooLong: true, terminated: false)
             }
             try fill()
@@ -190,7 +197,7 @@ package final class LineReader {
             if Signals.stopRequested, end > start {
                 var keep = end
                 while keep > start, buffer.load(fromByteOffset: keep - 1, as: UInt8.self) != 0x0A { keep -= 1 }
-                abandonedBytes = end - keep
+                abandonedBytes += end - keep
                 end = keep
                 if scanFrom > end { scanFrom = end }
             }

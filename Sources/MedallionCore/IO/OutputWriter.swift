@@ -26,6 +26,10 @@ package final class OutputWriter {
     package private(set) var pendingLines = 0
     /// Lines handed to the kernel.
     package private(set) var deliveredLines = 0
+    /// Of those, position marks (control lines, not records), so a summary
+    /// counts delivered records exactly even when a write fails.
+    package private(set) var deliveredMarks = 0
+    private var pendingMarks = 0
 
     package init(fd: Int32, name: String, capacity: Int = 1 << 18, lineBuffered: Bool = false, ownsDescriptor: Bool = false) {
         self.fd = fd
@@ -80,11 +84,19 @@ package final class OutputWriter {
 
     /// Appends a block of complete lines (each ending in `\n`) at once, for
     /// sinks that forward a committed batch.
-    package func writeRaw(_ bytes: UnsafeRawBufferPointer, lines: Int) throws(StageError) {
+    package func writeRaw(_ bytes: UnsafeRawBufferPointer, lines: Int, marks: Int = 0) throws(StageError) {
         try flush()
         try writeAll(bytes)
         pendingLines += lines
+        pendingMarks += marks
         try flush()
+    }
+
+    /// Appends one position mark line (counted apart from records).
+    package func writeMark(_ bytes: [UInt8]) throws(StageError) {
+        try writeLine(bytes)
+        pendingMarks += 1
+        if lineBuffered { try flush() }
     }
 
     package func writeLine(_ bytes: [UInt8]) throws(StageError) {
@@ -99,6 +111,8 @@ package final class OutputWriter {
         }
         deliveredLines += pendingLines
         pendingLines = 0
+        deliveredMarks += pendingMarks
+        pendingMarks = 0
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(StageError) {

@@ -316,8 +316,10 @@ package struct CompiledRule: @unchecked Sendable {
         switch rule.kind {
         case "range" where !numeric.contains(type):
             throw wrongType("a numeric field", "use range on an integer or number field (allowed_values or regex for text)")
-        case "regex" where type == .boolean:
-            throw wrongType("a field with text (a value as written: string, number, date or timestamp)", "use allowed_values [true] or [false] on a boolean field")
+        case "regex" where type != .string:
+            // A typed value is no longer the text the sender wrote (5 and 5.0, a
+            // timestamp normalised to UTC microseconds): a pattern on it misleads.
+            throw wrongType("a text field", "use range on a number, freshness or cross_field on a timestamp, allowed_values on a boolean")
         case "freshness" where type != .timestamp:
             throw wrongType("a timestamp field", "use event_time_utc, ingest_time_utc or a payload field with format date-time")
         case "allowed_values":

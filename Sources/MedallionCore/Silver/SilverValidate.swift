@@ -422,7 +422,7 @@ package final class SilverValidate: EnvelopeSink {
         batchesCommitted += 1
         let lines = batch.inputRows - batch.dlqRows + batch.marks  // marks are lines; the summary takes them out
         try forward.withRawBytes { (bytes) throws(StageError) in
-            if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: lines) }
+            if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: lines, marks: batch.marks) }
         }
         try runtime.flush()
         forward.removeAll(keepingCapacity: forward.capacity <= 4 * options.batchBytes)

@@ -233,7 +233,7 @@ package final class BronzeSink: EnvelopeSink {
         }
         batchesCommitted += 1
         try forward.withRawBytes { (bytes) throws(StageError) in
-            if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: batch.inputRows - batch.dlqRows + batch.marks) }
+            if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: batch.inputRows - batch.dlqRows + batch.marks, marks: batch.marks) }
         }
         try runtime.flush()
         forward.removeAll(keepingCapacity: forward.capacity <= 4 * options.batchBytes)

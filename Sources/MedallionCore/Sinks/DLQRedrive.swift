@@ -58,6 +58,7 @@ package struct DLQRedrive {
         // its position and is then stored once.
         var selected: [Selected] = []
         var selectedBytes = 0
+        var lineScanner = JSONScanner()
         while true {
             let batch: DeltaBatch?
             do {
@@ -97,10 +98,12 @@ package struct DLQRedrive {
                 }
                 selectedBytes += line.count + 64
                 guard selectedBytes <= maxBytes else {
-                    throw StageError(.data, "the selection holds more than \(maxBytes >> 20) MiB of raw lines, and a redrive sorts what it selects in memory; redrive it in parts: narrow --since/--until (or add --reason, --stage, --tenant)")
+                    throw StageError(.data, "the selection holds more than \(maxBytes >> 20) MiB of raw lines, and a redrive sorts what it selects in memory; redrive it in parts (narrow --since/--until, or add --reason, --stage, --tenant) and give each part sink ids of its own: the parts' offsets interleave, so a sink id shared by two parts would skip the second part's records as stored")
                 }
-                selected.append(Selected(source: batch.string(sourceID, row), partition: batch.int64(sourcePartition, row),
-                                         offset: batch.int64(sourceOffset, row), order: selected.count, line: line))
+                var record = Selected(source: batch.string(sourceID, row), partition: batch.int64(sourcePartition, row),
+                                      offset: batch.int64(sourceOffset, row), order: selected.count, line: line)
+                if record.offset == nil { record.takePosition(fromLine: &lineScanner) }
+                selected.append(record)
             }
         }
         selected.sort()
@@ -132,6 +135,24 @@ package struct DLQRedrive {
         }
 
         static func == (a: Selected, b: Selected) -> Bool { a.order == b.order }
+
+        /// A reject stored without a position (a line the stage could not read
+        /// far enough, or a DLQ table from an older build) may still carry its
+        /// `_source`: the sinks downstream will read it, so it sorts by it too.
+        mutating func takePosition(fromLine scanner: inout JSONScanner) {
+            line.withUnsafeBytes { bytes in
+                guard (try? scanner.scan(bytes)) == .object else { return }
+                let members = Array(scanner.members)
+                for m in members where !m.keyEscaped && bytes[m.keyStart..<m.keyEnd].elementsEqual("_source".utf8) {
+                    guard m.kind == .object,
+                          let position = SourcePosition.parse(bytes, value: m.valueStart..<m.valueEnd, scanner: &scanner) else { return }
+                    source = String(decoding: bytes[position.sourceRange], as: UTF8.self)
+                    partition = position.partition
+                    offset = position.offset
+                    return
+                }
+            }
+        }
     }
 
     private static func day(_ micros: Int64) -> String {

@@ -280,7 +280,7 @@ package final class DLQSink {
         case .committed, .nothingToCommit: break
         }
         try forward.withRawBytes { (bytes) throws(StageError) in
-            if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: batch.inputRows + batch.marks) }
+            if !bytes.isEmpty { try runtime.output.writeRaw(bytes, lines: batch.inputRows + batch.marks, marks: batch.marks) }
         }
         try runtime.flush()
         forward.removeAll(keepingCapacity: true)

@@ -225,8 +225,8 @@ package final class EHSource {
         guard !unmarked.isEmpty else { return }
         for (partition, offset) in unmarked.sorted(by: { $0.key < $1.key }) {
             let mark = PositionMark(source: sourceID, partition: Int64(partition), offset: offset)
-            try runtime.output.writeLine(mark.encoded())
             runtime.countMark()
+            try runtime.output.writeMark(mark.encoded())
             try runtime.markDLQ(mark)
         }
         unmarked.removeAll(keepingCapacity: true)

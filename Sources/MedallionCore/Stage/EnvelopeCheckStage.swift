@@ -50,7 +50,7 @@ package enum EnvelopeCheckStage {
                     try run.pass(line, to: output)
                 case .mark:
                     runtime.countMark()
-                    try run.pass(line, to: output)
+                    try run.pass(line, to: output, mark: true)
                     if let mark = PositionMark.parse(line.bytes) { try runtime.markDLQ(mark) }
                 case .tooLong:
                     runtime.countInput()
@@ -86,33 +86,37 @@ private struct PassRun {
     private var start: UnsafeRawPointer?
     private var end: UnsafeRawPointer?
     private var lines = 0
+    private var marks = 0
 
     /// Adds a line that passes, byte for byte: to the span when it directly
     /// follows it with its own `\n` (no `\r` dropped), else on its own.
-    mutating func pass(_ line: Line, to output: OutputWriter) throws(StageError) {
+    mutating func pass(_ line: Line, to output: OutputWriter, mark: Bool = false) throws(StageError) {
         let base = line.bytes.baseAddress!
         let length = line.bytes.count
         guard line.terminated, !line.tooLong, base.load(fromByteOffset: length, as: UInt8.self) == 0x0A else {
             try end(output)
-            try output.writeLine(line.bytes)
+            if mark { try output.writeMark(Array(line.bytes)) } else { try output.writeLine(line.bytes) }
             return
         }
         if lines > 0, end == base {
             end = base + length + 1
             lines += 1
+            if mark { marks += 1 }
             return
         }
         try self.end(output)
         start = base
         end = base + length + 1
         lines = 1
+        marks = mark ? 1 : 0
     }
 
     /// Writes the span (before the input buffer is reused).
     mutating func end(_ output: OutputWriter) throws(StageError) {
         guard lines > 0, let start, let end else { return }
-        try output.writeRaw(UnsafeRawBufferPointer(start: start, count: start.distance(to: end)), lines: lines)
+        try output.writeRaw(UnsafeRawBufferPointer(start: start, count: start.distance(to: end)), lines: lines, marks: marks)
         lines = 0
+        marks = 0
     }
 }
 

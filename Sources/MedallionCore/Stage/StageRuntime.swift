@@ -130,7 +130,7 @@ package final class StageRuntime {
         var w = JSONWriter.diagnostic(level: status == "ok" || status == "stopped" ? "info" : "error", stage: options.stage, event: "summary")
         w.key("status"); w.string(status)
         w.key("input"); w.string(options.summaryInput ?? ([options.input] + options.moreInputs).joined(separator: ","))
-        let delivered = max(0, output.deliveredLines - marks)
+        let delivered = max(0, output.deliveredLines - output.deliveredMarks)
         let dlqDelivered = rowsDLQDelivered
         w.key("rows_in"); w.int(rowsIn)
         w.key("rows_out"); w.int(delivered)

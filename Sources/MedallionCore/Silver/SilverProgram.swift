@@ -393,37 +393,33 @@ extension ConfigTree {
         // An event type whose own files already have problems is not compiled: its
         // program would only repeat them in other words (as a compiler stops at a
         // parse error). Problems elsewhere in the tree hold nothing back.
-        let clean = Set(tree.schemas.keys.filter { eventType in
-            !problems.contains { p in
-                p.file.hasPrefix("schemas/event_types/\(eventType)/") || p.file == "rules/event_types/\(eventType).yaml"
-            } && tree.schemas[eventType]!.allSatisfy { $0.validator != nil } && !tree.schemas[eventType]!.isEmpty
-        })
+        func hasOwnProblems(_ eventType: String) -> Bool {
+            problems.contains { $0.file.hasPrefix("schemas/event_types/\(eventType)/") || $0.file == "rules/event_types/\(eventType).yaml" }
+        }
+        func compile(_ eventType: String, sites: [TenantSettings.Site]) {
+            do {
+                _ = try SilverProgram(eventType: eventType, schemas: tree.schemas[eventType]!, rules: tree.rules[eventType], sites: sites)
+            } catch {
+                add(error.problems)
+            }
+        }
+        let clean = Set(tree.schemas.filter { eventType, schemas in
+            !schemas.isEmpty && schemas.allSatisfy { $0.validator != nil } && !hasOwnProblems(eventType)
+        }.keys)
         var compiled = Set<String>()
         for tenant in tree.tenantNames where tree.tenantFiles[tenant] != nil {
             for env in tree.environments(of: tenant, envs) {
                 guard let settings = try? tree.settings(tenant: tenant, env: env) else { continue }
                 for eventType in settings.eventTypes where clean.contains(eventType) {
                     compiled.insert(eventType)
-                    do {
-                        _ = try SilverProgram(eventType: eventType, schemas: tree.schemas[eventType]!, rules: tree.rules[eventType], sites: settings.sites)
-                    } catch {
-                        add(error.problems)
-                    }
+                    compile(eventType, sites: settings.sites)
                 }
             }
         }
-        for eventType in clean.subtracting(compiled).sorted() {
-            do {
-                _ = try SilverProgram(eventType: eventType, schemas: tree.schemas[eventType]!, rules: tree.rules[eventType], sites: [])
-            } catch {
-                add(error.problems)
-            }
-        }
+        for eventType in clean.subtracting(compiled).sorted() { compile(eventType, sites: []) }
         // The rules' unit tests (`<e>.tests.yaml`): their format and references (a
         // failing test is `medallion test`'s verdict, not a problem of the tree).
-        let compiledClean = clean.filter { e in !problems.contains { $0.file == "rules/event_types/\(e).yaml" || $0.file.hasPrefix("schemas/event_types/\(e)/") } }
-        let testFiles = tree.ruleTestFiles
-        let testable = testFiles.filter { compiledClean.contains($0) || tree.schemas[$0] == nil }
+        let testable = tree.ruleTestFiles.filter { e in tree.schemas[e] == nil || clean.contains(e) && !hasOwnProblems(e) }
         if !testable.isEmpty {
             do {
                 _ = try RuleTests.run(root: root, env: envs?.first ?? "dev", eventTypes: testable)

@@ -127,46 +127,53 @@ package final class StageRuntime {
                 "stopped with \(abandoned) byte(s) of an incomplete line read; it is not a record and was neither processed nor rejected (a source that resumes from the sinks' positions, such as eh-source --resume-from-lake, replays it)")
         }
         let seconds = monotonicSeconds() - startedAt
-        var w = JSONWriter.diagnostic(level: status == "ok" || status == "stopped" ? "info" : "error", stage: options.stage, event: "summary")
-        w.key("status"); w.string(status)
-        w.key("input"); w.string(options.summaryInput ?? ([options.input] + options.moreInputs).joined(separator: ","))
-        let delivered = max(0, output.deliveredLines - output.deliveredMarks)
-        let dlqDelivered = rowsDLQDelivered
-        w.key("rows_in"); w.int(rowsIn)
-        w.key("rows_out"); w.int(delivered)
-        w.key("rows_dlq"); w.int(dlqDelivered)
+        var counts = SummaryCounts()
+        counts.rowsIn = rowsIn
+        counts.rowsOut = max(0, output.deliveredLines - output.deliveredMarks)
         // A reject whose DLQ write failed is not delivered either: never
         // counted as handled, so in = out + dlq + undelivered stays true.
-        let undelivered = rowsIn - delivered - dlqDelivered
-        if undelivered != 0 { w.key("rows_undelivered"); w.int(undelivered) }
-        w.key("marks"); w.int(marks)
-        if abandoned > 0 { w.key("partial_line_bytes"); w.int(abandoned) }
-        w.key("bytes_in"); w.int((singleReader?.bytesRead ?? multiReader?.bytesRead ?? 0) + externalBytesIn)
-        w.key("bytes_out"); w.int(output.bytesWritten)
-        w.key("seconds"); w.double((seconds * 1000).rounded() / 1000)
-        w.key("rows_per_second"); w.int(seconds > 0 ? Int(Double(rowsIn) / seconds) : 0)
-        w.key("dlq"); w.string(rowsDLQ > 0 || options.dlqPath != nil ? dlqPath : "")
-        if let error { w.key("error"); w.string(error) }
-        w.endObject()
-        writeDiagnostic(w.bytes)
+        counts.rowsDLQ = rowsDLQDelivered
+        counts.marks = marks
+        counts.partialLineBytes = abandoned
+        counts.bytesIn = (singleReader?.bytesRead ?? multiReader?.bytesRead ?? 0) + externalBytesIn
+        counts.bytesOut = output.bytesWritten
+        counts.seconds = seconds
+        Self.writeSummary(stage: options.stage, status: status,
+                          input: options.summaryInput ?? ([options.input] + options.moreInputs).joined(separator: ","),
+                          counts, dlq: rowsDLQ > 0 || options.dlqPath != nil ? dlqPath : "", error: error)
     }
 
     /// The summary of a stage that could not start (missing input, a DLQ
-    /// that cannot be created, a configuration error): nothing was read, and
-    /// a supervisor or a script still finds the one summary line it expects.
+    /// that cannot be created, a configuration error) or was stopped while
+    /// opening a FIFO: nothing was read, and a supervisor or a script still
+    /// finds the one summary line it expects.
     package static func emitNotStartedSummary(stage: String, input: String, error: String? = nil, status: String = "failed") {
-        var w = JSONWriter.diagnostic(level: status == "failed" ? "error" : "info", stage: stage, event: "summary")
+        writeSummary(stage: stage, status: status, input: input, SummaryCounts(), dlq: "", error: error)
+    }
+
+    /// What a summary line counts.
+    private struct SummaryCounts {
+        var rowsIn = 0, rowsOut = 0, rowsDLQ = 0, marks = 0, partialLineBytes = 0, bytesIn = 0, bytesOut = 0
+        var seconds = 0.0
+    }
+
+    /// The one place the summary line's fields are written (docs/cli.md, "Diagnostics").
+    private static func writeSummary(stage: String, status: String, input: String, _ c: SummaryCounts, dlq: String, error: String?) {
+        var w = JSONWriter.diagnostic(level: status == "ok" || status == "stopped" ? "info" : "error", stage: stage, event: "summary")
         w.key("status"); w.string(status)
         w.key("input"); w.string(input)
-        w.key("rows_in"); w.int(0)
-        w.key("rows_out"); w.int(0)
-        w.key("rows_dlq"); w.int(0)
-        w.key("marks"); w.int(0)
-        w.key("bytes_in"); w.int(0)
-        w.key("bytes_out"); w.int(0)
-        w.key("seconds"); w.double(0)
-        w.key("rows_per_second"); w.int(0)
-        w.key("dlq"); w.string("")
+        w.key("rows_in"); w.int(c.rowsIn)
+        w.key("rows_out"); w.int(c.rowsOut)
+        w.key("rows_dlq"); w.int(c.rowsDLQ)
+        let undelivered = c.rowsIn - c.rowsOut - c.rowsDLQ
+        if undelivered != 0 { w.key("rows_undelivered"); w.int(undelivered) }
+        w.key("marks"); w.int(c.marks)
+        if c.partialLineBytes > 0 { w.key("partial_line_bytes"); w.int(c.partialLineBytes) }
+        w.key("bytes_in"); w.int(c.bytesIn)
+        w.key("bytes_out"); w.int(c.bytesOut)
+        w.key("seconds"); w.double((c.seconds * 1000).rounded() / 1000)
+        w.key("rows_per_second"); w.int(c.seconds > 0 ? Int(Double(c.rowsIn) / c.seconds) : 0)
+        w.key("dlq"); w.string(dlq)
         if let error { w.key("error"); w.string(error) }
         w.endObject()
         writeDiagnostic(w.bytes)
